@@ -1,0 +1,54 @@
+# MLOps in Seven Projects. Two commands: `make run` and `make test`; both create the environment first.
+SHELL := /bin/bash
+PYTHON_BASE ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.course-installed
+KERNEL := mlops-course
+# Find the course kernel inside the venv before any stale user-level one.
+export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
+export JUPYTER_PLATFORM_DIRS := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: env run test lab bench release notebooks-check mlflow-ui lock clean
+
+env: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON_BASE) >/dev/null || { echo "error: $(PYTHON_BASE) not found; the course needs Python 3.11" >&2; exit 1; }
+	$(PYTHON_BASE) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "MLOps course (Python 3.11)" >/dev/null
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+run: env
+	$(PY) -m grading run solutions --out build/run
+	$(PY) -m grading grade solutions --variant 0 --out build/grade-solutions
+
+test: env
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+lab: env
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: env
+	$(PY) -m grading.bench --out build/bench.json
+
+release: env
+	$(PY) -m grading release
+
+mlflow-ui: env
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///artifacts/mlflow.db --host 127.0.0.1
+
+# Re-resolve the lock from requirements.in (needs the package index).
+lock:
+	rm -rf build/lock-venv && $(PYTHON_BASE) -m venv build/lock-venv
+	build/lock-venv/bin/pip install --quiet -r requirements.in
+	{ head -3 requirements.lock; build/lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock.new && mv requirements.lock.new requirements.lock
+	$(PYTHON_BASE) tools/write_environment_yml.py
+	@echo "requirements.lock and environment.yml updated"
+
+clean:
+	rm -rf build artifacts

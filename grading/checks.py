@@ -1,0 +1,56 @@
+"""Run a module's artifact tests in a separate pytest process and read back their results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from grading.paths import ARTIFACT_TESTS_DIR
+
+CHECKS_TIMEOUT_SECONDS = 300
+
+
+def artifact_test_file(module_id: str) -> Path:
+    """The artifact test file of a module: ``grading/artifact_tests/test_<module id>.py``."""
+    return ARTIFACT_TESTS_DIR / f"test_{module_id}.py"
+
+
+def run_artifact_checks(
+    module_id: str,
+    artifacts_dir: Path,
+    data_dir: Path,
+    variant_dir: Path,
+    variant: int,
+    work_dir: Path,
+) -> list[dict[str, Any]]:
+    """Return ``[{name, passed, points, max_points, message}]``; never raises for a bad run."""
+    test_file = artifact_test_file(module_id)
+    if not test_file.is_file():
+        return [_grader_failure(f"no artifact tests for module {module_id} ({test_file} is missing)")]
+    results_path = work_dir / "checks.json"
+    results_path.unlink(missing_ok=True)
+    command = [
+        sys.executable, "-m", "pytest", str(test_file), "-q", "-p", "no:cacheprovider",
+        "--rootdir", str(ARTIFACT_TESTS_DIR), "-c", str(ARTIFACT_TESTS_DIR / "pytest.ini"),
+        "--artifacts-dir", str(artifacts_dir), "--data-dir", str(data_dir),
+        "--variant-dir", str(variant_dir), "--variant", str(variant),
+        "--results-json", str(results_path),
+    ]
+    try:
+        completed = subprocess.run(
+            command, cwd=work_dir, capture_output=True, text=True, timeout=CHECKS_TIMEOUT_SECONDS
+        )
+    except subprocess.TimeoutExpired:
+        return [_grader_failure(f"the artifact tests took longer than {CHECKS_TIMEOUT_SECONDS} s")]
+    (work_dir / "checks.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")
+    if not results_path.is_file():
+        tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
+        return [_grader_failure(f"the artifact tests did not run (exit {completed.returncode}): {' | '.join(tail)}")]
+    return json.loads(results_path.read_text(encoding="utf-8"))["checks"]
+
+
+def _grader_failure(message: str) -> dict[str, Any]:
+    return {"name": "artifact_tests", "passed": False, "points": 0, "max_points": 0, "message": message}

@@ -1,0 +1,112 @@
+"""Command line: ``python -m grading {release,run,grade,gradebook}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR
+
+EXIT_INPUT_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    release = commands.add_parser("release", help="build notebooks/ from solutions/")
+    release.add_argument("--check", action="store_true", help="only report whether notebooks/ is stale")
+
+    run = commands.add_parser("run", help="execute notebooks in order with papermill")
+    run.add_argument("folder", nargs="?", type=Path, default=SOLUTIONS_DIR)
+    run.add_argument("--out", type=Path, default=Path("build/run"))
+    run.add_argument("--variant", type=int, default=0, help="data variant (0 = shipped data)")
+    run.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds")
+
+    refresh = commands.add_parser("refresh-solutions", help="re-execute solutions/ in place (outputs nbval compares)")
+    refresh.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds")
+
+    grade = commands.add_parser("grade", help="grade one learner's submission folder")
+    grade.add_argument("submission", type=Path)
+    grade.add_argument("--variant", type=int, required=True)
+    grade.add_argument("--out", type=Path, required=True)
+    grade.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds")
+
+    gradebook = commands.add_parser("gradebook", help="grade every learner folder of a cohort")
+    gradebook.add_argument("cohort", type=Path, help="folder with one sub-folder per learner")
+    gradebook.add_argument("--variant", type=int, required=True)
+    gradebook.add_argument("--out", type=Path, required=True)
+    gradebook.add_argument("--timeout", type=float, default=120.0)
+    gradebook.add_argument("--workers", type=int, default=2)
+    return parser
+
+
+def _release(args: argparse.Namespace) -> int:
+    from grading.release import release, stale_notebooks
+
+    if args.check:
+        stale = stale_notebooks()
+        for name in stale:
+            print(f"stale: notebooks/{name} (run `python -m grading release`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in release():
+        print(f"released {path.relative_to(NOTEBOOKS_DIR.parent)}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from grading.run import run_course
+
+    data_dir = None
+    if args.variant:
+        from datasets.generate import ensure_variant
+
+        data_dir = ensure_variant(args.variant, args.out / "variants") / "data"
+    outcomes = run_course(args.folder, args.out, data_dir, args.variant, args.timeout)
+    failed = [name for name, outcome in outcomes.items() if not outcome.ok]
+    print(f"executed {len(outcomes)} notebooks into {args.out}; failed: {', '.join(failed) or 'none'}")
+    return 1 if failed else 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from grading.run import refresh_solution_outputs
+
+    refresh_solution_outputs(SOLUTIONS_DIR, args.timeout)
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from grading.grade import grade_submission
+    from grading.scorecard import render_markdown
+
+    result = grade_submission(args.submission, args.variant, args.out, args.timeout)
+    print(render_markdown(result.card))
+    print(f"scorecard: {result.json_path} and {result.markdown_path}")
+    for problem in result.unreadable:
+        print(f"error: {problem}", file=sys.stderr)
+    return EXIT_INPUT_ERROR if result.unreadable else 0
+
+
+def _gradebook(args: argparse.Namespace) -> int:
+    from grading.gradebook import grade_cohort
+
+    path = grade_cohort(args.cohort, args.variant, args.out, args.timeout, args.workers)
+    print(f"gradebook: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the command, turn input errors into a message and exit code 2."""
+    from grading.grade import GradingInputError
+    from grading.notebook_io import NotebookError
+    from grading.steps.strip_solutions import SolutionMarkerError
+    from mlops_kit.manifest import ManifestError
+
+    args = _parser().parse_args(argv)
+    handlers = {"release": _release, "run": _run, "refresh-solutions": _refresh, "grade": _grade, "gradebook": _gradebook}
+    try:
+        return handlers[args.command](args)
+    except (GradingInputError, NotebookError, SolutionMarkerError, ManifestError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR

@@ -1,0 +1,118 @@
+"""Self-checks for module 1 (data validation & cleaning)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from grading.selfcheck import NotDone, self_check
+from mlops_kit.domain import RAW_COLUMNS, raw_column
+
+IMPUTABLE = ("prep_time_min", "weather")
+ANSWER_KEYS = ("most_quarantined_column", "duplicate_id_rows", "prep_time_fill_value")
+
+
+@self_check("Exercise 1")
+def exercise_1(future_flags: Callable[[pd.DataFrame, pd.Timestamp], Any]) -> str:
+    """Does the function flag orders created at or after the cut-off, and nothing else?"""
+    cutoff = pd.Timestamp("2025-07-01")
+    orders = pd.DataFrame(
+        {"created_at": pd.to_datetime(["2025-06-30 23:59:59", "2025-07-01 00:00:00", "2026-03-02 10:00:00", None])}
+    )
+    flags = future_flags(orders, cutoff)
+    if flags is None:
+        raise NotDone("the function returns None; return a boolean Series, True for future orders")
+    assert isinstance(flags, pd.Series), f"return a pandas Series of booleans, not {type(flags).__name__}"
+    assert len(flags) == len(orders), f"return one flag per order: got {len(flags)} for {len(orders)} orders"
+    expected = [False, True, True, False]
+    got = [bool(value) for value in flags.fillna(False)]
+    assert got == expected, (
+        f"for created_at 23:59:59 the day before the cut-off, exactly the cut-off, a year later and missing "
+        f"you returned {got}; expected {expected} (the period end is exclusive; a missing time is not 'future')"
+    )
+    return "future orders are flagged, including one exactly at the cut-off"
+
+
+@self_check("Exercise 2")
+def exercise_2(missing_policy: Mapping[str, Any]) -> str:
+    """Is the missing-value policy the one the data's owners asked for?"""
+    from mlops_kit.validation import Impute, Reject
+
+    if not missing_policy:
+        raise NotDone("MISSING_POLICY is empty, so every column rejects missing values")
+    unknown = sorted(set(missing_policy) - {column.name for column in RAW_COLUMNS})
+    assert not unknown, f"{unknown} are not raw order columns"
+    for column in IMPUTABLE:
+        action = missing_policy.get(column)
+        assert isinstance(action, Impute), f"{column}: a missing value here is a known glitch, impute it (got {action!r})"
+    assert missing_policy["prep_time_min"].strategy == "median", (
+        "prep_time_min is skewed by slow kitchens: impute the median, which outliers do not pull"
+    )
+    assert raw_column("weather").kind == "category" and missing_policy["weather"].strategy == "most_frequent", (
+        "weather is a category: impute its most frequent value"
+    )
+    for column, action in missing_policy.items():
+        if column not in IMPUTABLE:
+            assert isinstance(action, Reject), f"{column}: without it the order cannot be trusted; Reject it"
+    return "prep_time_min → median, weather → most frequent, everything else rejected"
+
+
+@self_check("Exercise 3")
+def exercise_3(outlier_rules: Sequence[Any], raw: pd.DataFrame) -> str:
+    """Does the rule catch the mistyped preparation times and keep every plausible one?"""
+    if not outlier_rules:
+        raise NotDone("OUTLIER_RULES is empty")
+    rules = [rule for rule in outlier_rules if rule.column == "prep_time_min"]
+    assert rules, "write a rule for prep_time_min, the column with the data-entry errors"
+    prep = pd.to_numeric(raw["prep_time_min"], errors="coerce").dropna()
+    prep = prep[prep >= 0]
+    flagged = pd.Series(False, index=prep.index)
+    for rule in rules:
+        if rule.lower is not None:
+            flagged |= prep < rule.lower
+        if rule.upper is not None:
+            flagged |= prep > rule.upper
+    plausible = prep <= 90
+    wrongly = int((flagged & plausible).sum())
+    missed = int((~flagged & (prep > 120)).sum())
+    assert wrongly == 0, f"your rule flags {wrongly} plausible preparation times (90 min or less); loosen it"
+    assert missed == 0, f"{missed} preparation times above 120 min pass your rule; tighten it"
+    return f"{int(flagged.sum())} implausible preparation times flagged, no plausible one"
+
+
+def _answers_from_report(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What the validation report says, for comparison with the learner's answers."""
+    failures: dict[str, int] = {}
+    for check in report["checks"]:
+        if check["defect"] == "missing_imputable":
+            continue  # imputed rows stay clean
+        failures[check["column"]] = failures.get(check["column"], 0) + int(check["failures"])
+    top = max(failures.values(), default=0)
+    fill = [entry["value"] for entry in report["imputed"] if entry["column"] == "prep_time_min"]
+    return {
+        "most_quarantined_column": {column for column, count in failures.items() if count == top},
+        "duplicate_id_rows": sum(int(c["failures"]) for c in report["checks"] if c["defect"] == "duplicate_id"),
+        "prep_time_fill_value": fill[0] if fill else None,
+    }
+
+
+@self_check("Exercise 4")
+def exercise_4(answers: Mapping[str, Any], report: Mapping[str, Any]) -> str:
+    """Do the answers match what the validation report says?"""
+    if not answers or all(answers.get(key) is None for key in ANSWER_KEYS):
+        raise NotDone("fill in ANSWERS from the report")
+    missing = [key for key in ANSWER_KEYS if answers.get(key) is None]
+    assert not missing, f"still unanswered: {missing}"
+    truth = _answers_from_report(report)
+    assert answers["most_quarantined_column"] in truth["most_quarantined_column"], (
+        "most_quarantined_column: add up the failures per column in report['checks'], leaving out missing_imputable (those rows were kept)"
+    )
+    assert int(answers["duplicate_id_rows"]) == truth["duplicate_id_rows"], (
+        "duplicate_id_rows: count the failures of the duplicate_id check"
+    )
+    assert truth["prep_time_fill_value"] is not None and abs(
+        float(answers["prep_time_fill_value"]) - float(truth["prep_time_fill_value"])
+    ) < 1e-6, "prep_time_fill_value: look in report['imputed']"
+    return "all three answers agree with the report"

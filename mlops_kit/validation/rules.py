@@ -1,0 +1,94 @@
+"""ValidationRules: the missing-value policy, outlier rules and row checks, as one value.
+
+Also the course's reference rules, which the solution notebook and later modules use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from mlops_kit.domain import TIMESTAMP_COLUMN
+from mlops_kit.validation.checks import RowCheck, check_row_checks
+from mlops_kit.validation.defects import FUTURE_TIMESTAMP
+from mlops_kit.validation.errors import ValidationInputError
+from mlops_kit.validation.outliers import OutlierRule, check_outlier_rules
+from mlops_kit.validation.policy import Impute, MissingAction, check_missing_policy
+
+REFERENCE_PREP_TIME_LIMIT_MIN = 120.0
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    """What to do with missing values (unlisted columns: Reject), outliers and custom checks."""
+
+    missing_policy: Mapping[str, MissingAction]
+    outlier_rules: Sequence[OutlierRule] = field(default=())
+    row_checks: Sequence[RowCheck] = field(default=())
+
+    def __post_init__(self) -> None:
+        """Store the rule lists as tuples, so a list given by hand cannot change later."""
+        for name in ("outlier_rules", "row_checks"):
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, name, tuple(value))
+
+
+def check_rules(rules: Any) -> None:
+    """ValidationInputError naming the problem unless ``rules`` can be applied to orders."""
+    if not isinstance(rules, ValidationRules):
+        raise ValidationInputError(f"rules must be a ValidationRules, got {type(rules).__name__}")
+    check_missing_policy(rules.missing_policy)
+    check_outlier_rules(_as_sequence(rules.outlier_rules, "outlier_rules"))
+    check_row_checks(_as_sequence(rules.row_checks, "row_checks"))
+
+
+def reference_rules(cutoff: pd.Timestamp) -> ValidationRules:
+    """The course's reference solution for orders extracted at ``cutoff`` (local time).
+
+    Impute the announced preparation time (median) and the weather (most frequent); reject
+    every other missing value; prep times above 120 min are data-entry errors; an order
+    created at or after the extraction cutoff has a future timestamp.
+    """
+    limit = _naive_timestamp(cutoff)
+    return ValidationRules(
+        missing_policy={"prep_time_min": Impute("median"), "weather": Impute("most_frequent")},
+        outlier_rules=(
+            OutlierRule(
+                "prep_time_min",
+                upper=REFERENCE_PREP_TIME_LIMIT_MIN,
+                reason="prep times above 120 min are data-entry errors",
+            ),
+        ),
+        row_checks=(
+            RowCheck(
+                FUTURE_TIMESTAMP,
+                TIMESTAMP_COLUMN,
+                FUTURE_TIMESTAMP,
+                lambda orders: orders[TIMESTAMP_COLUMN] >= limit,
+            ),
+        ),
+    )
+
+
+def _naive_timestamp(value: Any) -> pd.Timestamp:
+    """``value`` as a time-zone-naive Timestamp, like ``created_at``; ValidationInputError if not."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as error:
+        raise ValidationInputError(f"cutoff must be a timestamp, got {value!r}") from error
+    if pd.isna(stamp):
+        raise ValidationInputError("cutoff must be a timestamp, got a missing value")
+    if stamp.tzinfo is not None:
+        raise ValidationInputError(f"cutoff {stamp} has a time zone; created_at is local time without one")
+    return stamp
+
+
+def _as_sequence(value: Any, name: str) -> Sequence[Any]:
+    """``value`` if it is a list or tuple; ValidationInputError naming the field otherwise."""
+    if not isinstance(value, (list, tuple)):
+        raise ValidationInputError(f"{name} must be a tuple or list, got {type(value).__name__}")
+    return value
