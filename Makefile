@@ -27,8 +27,15 @@ run: env
 	$(PY) -m grading run solutions --out build/run
 	$(PY) -m grading grade solutions --variant 0 --out build/grade-solutions
 
+NBVAL_DIR := build/nbval
+NBVAL := $(PY) -m pytest --nbval-sanitize-with grading/nbval_sanitize.cfg --nbval-cell-timeout 300
+
 test: env
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist load
+	@# nbval runs on a copy of the course tree, so its artifacts never mix with a learner's artifacts/
+	rm -rf $(NBVAL_DIR) && mkdir -p $(NBVAL_DIR) && cp -r solutions notebooks $(NBVAL_DIR)/ && ln -s ../../datasets $(NBVAL_DIR)/datasets
+	$(NBVAL) --nbval $(NBVAL_DIR)/solutions
+	$(NBVAL) --nbval-lax $(NBVAL_DIR)/notebooks
 
 lab: env
 	$(VENV)/bin/jupyter lab notebooks/

@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds")
 
     refresh = commands.add_parser("refresh-solutions", help="re-execute solutions/ in place (outputs nbval compares)")
+    refresh.add_argument("names", nargs="*", help="only these notebooks (stem or file name); default all")
     refresh.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds")
 
     grade = commands.add_parser("grade", help="grade one learner's submission folder")
@@ -72,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
 def _refresh(args: argparse.Namespace) -> int:
     from grading.run import refresh_solution_outputs
 
-    refresh_solution_outputs(SOLUTIONS_DIR, args.timeout)
+    refresh_solution_outputs(SOLUTIONS_DIR, args.timeout, args.names or None)
     return 0
 
 

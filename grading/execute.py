@@ -90,7 +90,33 @@ def execute_notebook(
         return outcome("dead_kernel", f"the kernel died (crash, os._exit or out of memory): {_first_line(error)}")
     except Exception as error:  # papermill/nbclient/jupyter_client raise many types; none may crash grading
         return outcome("error", f"the notebook could not be executed: {type(error).__name__}: {_first_line(error)}")
+    problem = _unfinished_cell(output_path)
+    if problem is not None:
+        return outcome(*problem)
     return outcome("ok", "every cell ran")
+
+
+def _unfinished_cell(executed_path: Path) -> tuple[Status, str] | None:
+    """Find an error the kernel reported as success (``sys.exit(0)``) or cells that never ran.
+
+    papermill raises only when the kernel's reply says "error"; a cell can still leave an
+    error output, and execution can stop early, without that. The executed copy tells the truth.
+    """
+    import nbformat
+
+    notebook = nbformat.read(executed_path, as_version=4)
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+        if errors:
+            name, value = errors[0].get("ename", "Error"), str(errors[0].get("evalue", ""))
+            if name == "SystemExit":
+                return "exit", f"the notebook called sys.exit({value}) in cell #{number}; execution stopped there"
+            return "error", f"cell #{number} raised {name}: {value.splitlines()[0] if value else ''}"[:500]
+        if cell.get("execution_count") is None:
+            return "error", f"cell #{number} was never executed; execution stopped before it"
+    return None
 
 
 def _first_line(error: BaseException) -> str:

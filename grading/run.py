@@ -41,7 +41,9 @@ def run_course(
     return outcomes
 
 
-def refresh_solution_outputs(folder: Path = SOLUTIONS_DIR, cell_timeout: float = 120.0) -> list[Path]:
+def refresh_solution_outputs(
+    folder: Path = SOLUTIONS_DIR, cell_timeout: float = 120.0, only: list[str] | None = None
+) -> list[Path]:
     """Re-execute each solution notebook in place with its default parameters (what nbval compares).
 
     Uses nbclient directly, so the committed notebooks carry outputs but no papermill metadata.
@@ -56,6 +58,8 @@ def refresh_solution_outputs(folder: Path = SOLUTIONS_DIR, cell_timeout: float =
     use_course_kernel()
     written = []
     for notebook_path in course_notebooks(folder):
+        if only and notebook_path.stem not in only and notebook_path.name not in only:
+            continue
         notebook = clear_outputs(read_notebook(notebook_path))
         client = nbclient.NotebookClient(
             notebook, timeout=cell_timeout, kernel_name=KERNEL_NAME,

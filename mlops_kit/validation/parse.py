@@ -51,12 +51,10 @@ class ParsedFrame:
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """The column as raw strings (missing stays missing), whatever dtype it arrived in."""
-    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
-        return values
+    """The column as raw strings (dtype ``str``, missing stays missing), whatever it arrived as."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values.dt.strftime(TIMESTAMP_FORMAT).astype("str")
-    if pd.api.types.is_bool_dtype(values.dtype):
+        values = values.dt.strftime(TIMESTAMP_FORMAT)
+    elif pd.api.types.is_bool_dtype(values.dtype):
         values = values.astype("Int64")
     return values.astype("str")
 

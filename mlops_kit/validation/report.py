@@ -67,7 +67,9 @@ def render_html(report: dict[str, Any]) -> str:
         _table(["rows in", "clean", "quarantined", "data version"],
                [[report["rows_in"], report["rows_clean"], report["rows_quarantined"], report["data_version"]]]),
         "<h2>Checks</h2>",
-        _table(["defect", "column", "rows"], [[c["defect"], c["column"], c["failures"]] for c in report["checks"]]),
+        f"<p>{len(failing)} of {len(report['checks'])} checks found rows; examples below.</p>",
+        _table(["defect", "column", "rows"], [[c["defect"], c["column"], c["failures"]] for c in report["checks"]],
+               highlight=[bool(c["failures"]) for c in report["checks"]]),
         *(_examples_section(check) for check in failing),
         "<h2>Imputations</h2>",
         _table(["column", "strategy", "fill value", "rows filled"],
@@ -102,12 +104,16 @@ def _examples_section(check: dict[str, Any]) -> str:
     return heading + _table(["source row", "raw value"], rows)
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    """An HTML table with escaped cells, or a short note when there are no rows."""
+def _table(headers: list[str], rows: list[list[Any]], highlight: list[bool] | None = None) -> str:
+    """An HTML table with escaped cells (``highlight`` marks rows), or a note when it is empty."""
     if not rows:
         return "<p class=\"none\">none</p>"
+    marks = highlight or [False] * len(rows)
     head = "".join(f"<th>{_e(header)}</th>" for header in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    body = "".join(
+        ("<tr class=\"hit\">" if mark else "<tr>") + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>"
+        for row, mark in zip(rows, marks)
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -126,5 +132,5 @@ _CSS = (
     "table{border-collapse:collapse;margin:.5em 0 1.5em}"
     "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}"
     "th{background:#f3f3f3}td:nth-child(n+2){font-family:ui-monospace,monospace}"
-    ".none{color:#777;font-style:italic}"
+    ".none{color:#777;font-style:italic}tr.hit td{background:#fff0ed;font-weight:600}"
 )

@@ -1,0 +1,137 @@
+"""Grading for real: papermill kernels, artifact tests in a separate process, scorecards.
+
+Slow (each grade executes notebooks), so each scenario is graded once per session.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from grading.grade import grade_submission
+from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR, course_notebooks
+
+pytestmark = pytest.mark.slow
+MODULE1 = "01_data_validation"
+
+
+def _submission(tmp: Path, source: Path, only: str | None = None) -> Path:
+    folder = tmp / "submission"
+    folder.mkdir(parents=True)
+    for notebook in course_notebooks(source):
+        if only is None or notebook.stem == only:
+            shutil.copy(notebook, folder / notebook.name)
+    return folder
+
+
+def _grade(tmp: Path, submission: Path, variant: int, timeout: float = 120) -> dict[str, Any]:
+    result = grade_submission(submission, variant, tmp / "out", cell_timeout=timeout)
+    assert json.loads(result.json_path.read_text()) == result.card
+    assert result.markdown_path.read_text().startswith("# Scorecard")
+    return result.card
+
+
+def _edit_exercise(notebook_path: Path, cell_id: str, source: str) -> None:
+    notebook = nbformat.read(notebook_path, as_version=4)
+    cell = next(cell for cell in notebook.cells if cell.id == cell_id)
+    cell.source = source
+    nbformat.write(notebook, notebook_path)
+
+
+@pytest.fixture(scope="module", params=[0, 7], ids=["variant0", "variant7"])
+def solutions_card(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp(f"solutions-v{request.param}")
+    return _grade(tmp, _submission(tmp, SOLUTIONS_DIR), request.param)
+
+
+def test_solutions_score_full_points(solutions_card: dict[str, Any]) -> None:
+    modules = solutions_card["modules"]
+    assert set(modules) == {path.stem for path in course_notebooks(SOLUTIONS_DIR)}
+    for module, entry in modules.items():
+        failed = [check for check in entry["checks"] if not check["passed"]]
+        assert entry["execution"]["status"] == "ok", (module, entry["execution"])
+        assert not failed and entry["points"] == entry["max_points"] > 0, (module, failed)
+
+
+def test_unsolved_release_scores_zero_and_runs_to_the_end(tmp_path: Path) -> None:
+    card = _grade(tmp_path, _submission(tmp_path, NOTEBOOKS_DIR), variant=7)
+    for module, entry in card["modules"].items():
+        assert entry["execution"]["status"] == "ok", f"{module}: the unsolved notebook must run: {entry['execution']}"
+        assert entry["points"] == 0 and entry["max_points"] > 0, (module, entry["checks"])
+    executed = nbformat.read(tmp_path / "out" / "sandbox" / MODULE1 / f"executed_{MODULE1}.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert printed.count("not done yet") >= 4
+
+
+def test_answers_hard_coded_for_the_shipped_data_lose_points_on_another_variant(tmp_path: Path) -> None:
+    reference = _grade(tmp_path / "v0", _submission(tmp_path / "v0", SOLUTIONS_DIR, MODULE1), variant=0)
+    assert reference["modules"][MODULE1]["points"] == reference["modules"][MODULE1]["max_points"]
+    answers = json.loads((tmp_path / "v0" / "out" / "sandbox" / MODULE1 / "artifacts" / MODULE1 / "answers.json").read_text())
+    submission = _submission(tmp_path / "v7", SOLUTIONS_DIR, MODULE1)
+    _edit_exercise(submission / f"{MODULE1}.ipynb", "m01-ex4", f"ANSWERS = {answers!r}")
+    card = _grade(tmp_path / "v7", submission, variant=7)
+    lost = [check["name"] for check in card["modules"][MODULE1]["checks"] if not check["passed"]]
+    assert lost and all(name.startswith("answer_") for name in lost), lost
+
+
+def test_editing_a_locked_cell_changes_nothing(tmp_path: Path) -> None:
+    submission = _submission(tmp_path, NOTEBOOKS_DIR, MODULE1)
+    _edit_exercise(submission / f"{MODULE1}.ipynb", "m01-write", "print('I wrote my own artifacts')")
+    entry = _grade(tmp_path, submission, variant=3)["modules"][MODULE1]
+    assert any("m01-write" in note and "edited" in note for note in entry["notes"])
+    assert entry["points"] == 0
+
+
+def test_a_kernel_that_dies_is_graded_without_crashing(tmp_path: Path) -> None:
+    submission = _submission(tmp_path, SOLUTIONS_DIR, MODULE1)
+    _edit_exercise(submission / f"{MODULE1}.ipynb", "m01-ex3", "import os\nos._exit(1)")
+    entry = _grade(tmp_path, submission, variant=5)["modules"][MODULE1]
+    assert entry["execution"]["status"] == "dead_kernel"
+    assert entry["points"] == 0
+    assert all("kernel died" in check["message"] for check in entry["checks"])
+
+
+def test_sys_exit_and_timeouts_are_failures(tmp_path: Path) -> None:
+    exits = _submission(tmp_path / "exit", SOLUTIONS_DIR, MODULE1)
+    _edit_exercise(exits / f"{MODULE1}.ipynb", "m01-ex2", "import sys\nsys.exit(0)")
+    entry = _grade(tmp_path / "exit", exits, variant=0)["modules"][MODULE1]
+    assert entry["execution"]["status"] == "exit" and entry["points"] == 0
+    slow = _submission(tmp_path / "slow", SOLUTIONS_DIR, MODULE1)
+    _edit_exercise(slow / f"{MODULE1}.ipynb", "m01-ex2", "import time\ntime.sleep(60)")
+    entry = _grade(tmp_path / "slow", slow, variant=0, timeout=3)["modules"][MODULE1]
+    assert entry["execution"]["status"] == "timeout" and entry["points"] == 0
+    assert "3 s per-cell limit" in entry["checks"][0]["message"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grading", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_rejects_a_missing_submission(tmp_path: Path) -> None:
+    completed = _cli("grade", str(tmp_path / "nobody"), "--variant", "1", "--out", str(tmp_path / "out"))
+    assert completed.returncode == 2 and "submission folder not found" in completed.stderr
+
+
+def test_cli_names_an_invalid_notebook_and_still_writes_the_scorecard(tmp_path: Path) -> None:
+    submission = tmp_path / "learner"
+    submission.mkdir()
+    (submission / f"{MODULE1}.ipynb").write_text('{"cells": [', encoding="utf-8")
+    completed = _cli("grade", str(submission), "--variant", "1", "--out", str(tmp_path / "out"))
+    assert completed.returncode == 2
+    assert f"{MODULE1}.ipynb" in completed.stderr and "invalid notebook JSON" in completed.stderr
+    card = json.loads((tmp_path / "out" / "scorecard.json").read_text())
+    assert card["modules"][MODULE1]["points"] == 0 and card["modules"][MODULE1]["max_points"] > 0
+
+
+def test_cli_rejects_a_folder_without_course_notebooks(tmp_path: Path) -> None:
+    (tmp_path / "learner").mkdir()
+    (tmp_path / "learner" / "notes.txt").write_text("hello")
+    completed = _cli("grade", str(tmp_path / "learner"), "--variant", "0", "--out", str(tmp_path / "out"))
+    assert completed.returncode == 2 and "none of the course notebooks" in completed.stderr
