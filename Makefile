@@ -4,7 +4,6 @@ PYTHON_BASE ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
-KERNEL := mlops-course
 # Find the course kernel inside the venv before any stale user-level one.
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
@@ -19,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON_BASE) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "MLOps course (Python 3.11)" >/dev/null
+	$(PY) tools/install_kernel.py
 	$(PY) -m pip check
 	@touch $(STAMP)
 

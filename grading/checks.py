@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,9 @@ def run_artifact_checks(
     ]
     try:
         completed = subprocess.run(
-            command, cwd=work_dir, capture_output=True, text=True, timeout=CHECKS_TIMEOUT_SECONDS
+            command, cwd=work_dir, capture_output=True, text=True, timeout=CHECKS_TIMEOUT_SECONDS,
+            # the artifact tests need no installed pytest plugin; autoloading them (nbval & co.) costs ~3 s
+            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
         )
     except subprocess.TimeoutExpired:
         return [_grader_failure(f"the artifact tests took longer than {CHECKS_TIMEOUT_SECONDS} s")]

@@ -66,6 +66,7 @@ def grade_submission(
     """Grade every module present in ``submission`` and write the scorecard into ``out_dir``."""
     if variant < 0:
         raise GradingInputError(f"--variant must be 0 or more, got {variant}")
+    submission, out_dir = submission.resolve(), out_dir.resolve()  # the kernel runs in the sandbox
     notebooks = submitted_notebooks(submission, released_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     modules: dict[str, dict[str, Any]] = {}

@@ -5,6 +5,7 @@ Slow (each grade executes notebooks), so each scenario is graded once per sessio
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -114,6 +115,17 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "grading", *args], capture_output=True, text=True, timeout=300)
 
 
+def test_cli_grades_with_relative_paths(tmp_path: Path) -> None:
+    _submission(tmp_path, SOLUTIONS_DIR, MODULE1)
+    completed = subprocess.run(
+        [sys.executable, "-m", "grading", "grade", "submission", "--variant", "2", "--out", "out"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    card = json.loads((tmp_path / "out" / "scorecard.json").read_text())
+    assert card["modules"][MODULE1]["points"] == card["modules"][MODULE1]["max_points"] > 0
+
+
 def test_cli_rejects_a_missing_submission(tmp_path: Path) -> None:
     completed = _cli("grade", str(tmp_path / "nobody"), "--variant", "1", "--out", str(tmp_path / "out"))
     assert completed.returncode == 2 and "submission folder not found" in completed.stderr
@@ -135,3 +147,24 @@ def test_cli_rejects_a_folder_without_course_notebooks(tmp_path: Path) -> None:
     (tmp_path / "learner" / "notes.txt").write_text("hello")
     completed = _cli("grade", str(tmp_path / "learner"), "--variant", "0", "--out", str(tmp_path / "out"))
     assert completed.returncode == 2 and "none of the course notebooks" in completed.stderr
+
+
+def test_gradebook_grades_a_cohort_and_rerunning_changes_nothing(tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort"
+    shutil.copytree(_submission(tmp_path / "a", SOLUTIONS_DIR, MODULE1), cohort / "alice")
+    shutil.copytree(_submission(tmp_path / "b", NOTEBOOKS_DIR, MODULE1), cohort / "bob")
+    (cohort / "carol").mkdir()
+    (cohort / "carol" / f"{MODULE1}.ipynb").write_text("not a notebook")
+    completed = _cli("gradebook", str(cohort), "--variant", "4", "--out", str(tmp_path / "grades"))
+    assert completed.returncode == 0, completed.stderr
+    first = (tmp_path / "grades" / "gradebook.csv").read_text()
+    rows = list(csv.reader(first.splitlines()))
+    header, body = rows[0], {row[0]: row for row in rows[1:]}
+    assert header[0] == "learner" and header[-3:] == ["total", "max_points", "status"]
+    assert list(body) == ["alice", "bob", "carol"]
+    total, maximum = header.index("total"), header.index("max_points")
+    assert body["alice"][total] == body["alice"][maximum] != "0" and body["alice"][-1] == "ok"
+    assert body["bob"][total] == "0" and body["bob"][-1] == "ok"
+    assert body["carol"][total] == "0" and "invalid notebook JSON" in body["carol"][-1]
+    assert _cli("gradebook", str(cohort), "--variant", "4", "--out", str(tmp_path / "grades")).returncode == 0
+    assert (tmp_path / "grades" / "gradebook.csv").read_text() == first

@@ -1,0 +1,154 @@
+"""``make bench``: how fast the course runs, as JSON (medians over several runs).
+
+Measures: papermill execution of each module notebook, kernel start-up, import time of the
+heavy packages (each in a fresh interpreter), grading time per module, validation of the
+reference period, and peak memory. Targets from the issues are reported next to the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grading.paths import SOLUTIONS_DIR, course_notebooks
+from mlops_kit.io import atomic_write_json
+
+HEAVY_IMPORTS = (
+    "pandas", "sklearn", "pandera.pandas", "mlflow", "evidently", "papermill",
+    "mlops_kit", "mlops_kit.validation",
+)
+TARGET_SECONDS = {"01_data_validation": 10.0, "02_feature_pipeline": 15.0, "03_model_registry": 15.0}
+
+
+def timed_runs(action: Callable[[], Any], runs: int) -> dict[str, Any]:
+    """Run ``action`` ``runs`` times; return the median and every run's wall time in seconds."""
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        seconds.append(round(time.perf_counter() - started, 3))
+    return {"median_s": round(statistics.median(seconds), 3), "runs_s": seconds}
+
+
+def import_seconds(module: str) -> float:
+    """Wall time of ``import module`` in a fresh interpreter (start-up excluded)."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(completed.stdout.strip().splitlines()[-1])
+
+
+def kernel_startup() -> None:
+    """Start the course kernel, wait until it answers, shut it down."""
+    from jupyter_client.manager import start_new_kernel
+
+    from grading.paths import KERNEL_NAME
+
+    manager, client = start_new_kernel(kernel_name=KERNEL_NAME)
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def notebook_runs(notebook: Path, runs: int, work: Path) -> dict[str, Any]:
+    """papermill execution of one module notebook, each run in an empty artifacts folder."""
+    from grading.execute import execute_notebook
+    from mlops_kit.data import SHIPPED_DATA_DIR
+
+    def once() -> None:
+        artifacts = work / "artifacts"
+        shutil.rmtree(artifacts, ignore_errors=True)
+        outcome = execute_notebook(
+            notebook, work / notebook.name,
+            {"DATA_DIR": str(SHIPPED_DATA_DIR), "ARTIFACTS_DIR": str(artifacts), "VARIANT": 0},
+            cwd=notebook.parent, cell_timeout=300,
+        )
+        if not outcome.ok:
+            raise RuntimeError(f"{notebook.name}: {outcome.message}")
+
+    return timed_runs(once, runs)
+
+
+def grading_runs(notebook: Path, runs: int, work: Path) -> dict[str, Any]:
+    """Grading one module of the solutions (sandbox, execution, artifact tests) on variant 1."""
+    from grading.grade import grade_submission
+
+    submission = work / "submission"
+    submission.mkdir(parents=True, exist_ok=True)
+    shutil.copy(notebook, submission / notebook.name)
+
+    def once() -> None:
+        card = grade_submission(submission, 1, work / "out", cell_timeout=300).card
+        entry = card["modules"][notebook.stem]
+        if entry["points"] != entry["max_points"]:
+            raise RuntimeError(f"{notebook.stem} did not score full points while benchmarking")
+
+    return timed_runs(once, runs)
+
+
+def validation_runs(runs: int) -> dict[str, Any]:
+    """In-process validation of the shipped reference period with the reference rules."""
+    from mlops_kit.data import SHIPPED_DATA_DIR, file_period, load_orders
+    from mlops_kit.validation import reference_rules, validate
+
+    raw = load_orders(SHIPPED_DATA_DIR, "reference")
+    rules = reference_rules(file_period(SHIPPED_DATA_DIR, "reference")[1])
+    return {"rows": len(raw), **timed_runs(lambda: validate(raw, rules), runs)}
+
+
+def benchmark(runs: int) -> dict[str, Any]:
+    """Every measurement, as a JSON-ready dict."""
+    from grading.execute import use_course_kernel
+
+    use_course_kernel()
+    notebooks = course_notebooks(SOLUTIONS_DIR)
+    result: dict[str, Any] = {
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "runs": runs,
+        "imports_s": {name: round(statistics.median(import_seconds(name) for _ in range(runs)), 3) for name in HEAVY_IMPORTS},
+        "kernel_startup": timed_runs(kernel_startup, runs),
+        "validation_reference": validation_runs(runs),
+        "notebooks": {},
+        "grading": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="course-bench-") as scratch:
+        for notebook in notebooks:
+            print(f"benchmarking {notebook.name}", flush=True)
+            result["notebooks"][notebook.stem] = notebook_runs(notebook, runs, Path(scratch) / "run" / notebook.stem)
+            result["grading"][notebook.stem] = grading_runs(notebook, runs, Path(scratch) / "grade" / notebook.stem)
+    result["targets_s"] = {
+        stem: {"target": TARGET_SECONDS[stem], "median": entry["median_s"], "met": entry["median_s"] < TARGET_SECONDS[stem]}
+        for stem, entry in result["notebooks"].items() if stem in TARGET_SECONDS
+    }
+    result["peak_rss_mb"] = {
+        "grader_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "largest_child": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+    }
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grading.bench", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("build/bench.json"))
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median reported)")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    result = benchmark(args.runs)
+    atomic_write_json(args.out, result)
+    print(json.dumps({key: result[key] for key in ("targets_s", "kernel_startup", "peak_rss_mb")}, indent=2))
+    print(f"benchmark written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
