@@ -37,7 +37,7 @@ test: env
 	$(NBVAL) --nbval-lax $(NBVAL_DIR)/notebooks
 
 lab: env
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ --MappingKernelManager.default_kernel_name=mlops-course $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: env
 	$(PY) -m grading.bench --out build/bench.json

@@ -168,3 +168,19 @@ def test_gradebook_grades_a_cohort_and_rerunning_changes_nothing(tmp_path: Path)
     assert body["carol"][total] == "0" and "invalid notebook JSON" in body["carol"][-1]
     assert _cli("gradebook", str(cohort), "--variant", "4", "--out", str(tmp_path / "grades")).returncode == 0
     assert (tmp_path / "grades" / "gradebook.csv").read_text() == first
+
+
+def test_run_executes_the_course_in_order_into_a_build_folder(tmp_path: Path) -> None:
+    completed = _cli("run", str(SOLUTIONS_DIR), "--out", str(tmp_path / "run"), "--variant", "2")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    from mlops_kit.artifacts import read_module_manifest
+
+    for notebook in course_notebooks(SOLUTIONS_DIR):
+        assert (tmp_path / "run" / notebook.name).is_file()
+        manifest = read_module_manifest(tmp_path / "run" / "artifacts", notebook.stem)
+        assert manifest["variant"] == 2 and manifest["module"] == notebook.stem
+
+
+def test_release_check_reports_fresh_notebooks() -> None:
+    completed = _cli("release", "--check")
+    assert completed.returncode == 0, completed.stderr
