@@ -8,8 +8,11 @@ generator's ledger for variant N, which lives outside the sandbox.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,19 @@ from grading.steps.clear_outputs import clear_outputs
 from grading.steps.restore_locked import restore_locked
 
 DEFAULT_CELL_TIMEOUT = 120.0
+# Settings that would send a graded notebook's results outside its sandbox (a shared MLflow
+# server, say): graded kernels never see them, so grading reads only what the notebook wrote.
+SANDBOX_UNSET_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@contextmanager
+def sandbox_environment() -> Iterator[None]:
+    """Hide ``SANDBOX_UNSET_ENV`` from kernels started inside the block; restore it afterwards."""
+    saved = {name: os.environ.pop(name) for name in SANDBOX_UNSET_ENV if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 class GradingInputError(ValueError):
@@ -71,7 +87,7 @@ def grade_submission(
     out_dir.mkdir(parents=True, exist_ok=True)
     modules: dict[str, dict[str, Any]] = {}
     unreadable: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="grading-variants-") as private:
+    with tempfile.TemporaryDirectory(prefix="grading-variants-") as private, sandbox_environment():
         variant_dir = ensure_variant(variant, Path(private))
         for module, notebook_path in notebooks.items():
             entry, problem = grade_module(

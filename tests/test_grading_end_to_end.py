@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -184,3 +185,12 @@ def test_run_executes_the_course_in_order_into_a_build_folder(tmp_path: Path) ->
 def test_release_check_reports_fresh_notebooks() -> None:
     completed = _cli("release", "--check")
     assert completed.returncode == 0, completed.stderr
+
+
+def test_graded_kernels_do_not_see_a_shared_tracking_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grading.grade import sandbox_environment
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://class-server/mlflow")
+    with sandbox_environment():
+        assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert os.environ["MLFLOW_TRACKING_URI"] == "postgresql://class-server/mlflow"
