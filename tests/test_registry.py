@@ -461,9 +461,9 @@ def test_loading_refuses_types_outside_the_allow_list(store: Tracking, logged, v
 def test_model_card_renders_the_required_sections(candidate) -> None:
     markdown = card_for(candidate).to_markdown()
     sections = card_sections(markdown)
-    assert list(sections) == ["Intended use", "Data", "Metrics", "Limitations"]
-    assert "- data_version: 0123456789abcdef" in sections["Data"]
-    assert f"| roc_auc | {candidate.metrics['roc_auc']:.4f} |" in sections["Metrics"]
+    assert list(sections) == ["intended use", "data", "metrics", "limitations"]
+    assert "- data_version: 0123456789abcdef" in sections["data"]
+    assert f"| roc_auc | {candidate.metrics['roc_auc']:.4f} |" in sections["metrics"]
     assert card_problems(markdown) == []
     assert card_problems(None) == ["no model card"]
     assert card_problems("# Card\n\n## Intended use\n\n## Data\n- x\n") == [

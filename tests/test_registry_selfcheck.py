@@ -39,7 +39,7 @@ def typed_in_card(candidate: Candidate, lineage: dict[str, str]) -> ModelCard:
         (module03.exercise_1, (lambda fs: {t: getattr(fs, t) for t in LINEAGE_TAGS}, FEATURE_SET), True, "data version and the feature-set version"),
         (module03.exercise_2, (lambda c, lineage: None, CANDIDATE), None, "not done yet"),
         (module03.exercise_2, (typed_in_card, CANDIDATE), False, "not numbers typed in"),
-        (module03.exercise_2, (lambda c, lineage: "# Card\n\n## Intended use\nsomething\n", CANDIDATE), False, "no '## Data' section"),
+        (module03.exercise_2, (lambda c, lineage: "# Card\n\n## Intended use\nsomething\n", CANDIDATE), False, "section '## Data' is missing"),
         (module03.exercise_2, (good_card, CANDIDATE), True, "all from the candidate"),
         (module03.exercise_3, (None,), None, "not done yet"),
         (module03.exercise_3, (PromotionPolicy(metric="accuracy", min_value=0.6),), False, "rank by ROC AUC"),

@@ -10,7 +10,6 @@ Each test carries ``@pytest.mark.points(n)``; its assertion message is what the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 

@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from grading.artifact_tests.preconditions import fail, require_manifest
+
 from datasets.generate import read_defect_ledger
-from mlops_kit.artifacts import read_module_manifest
 from mlops_kit.data import load_orders
-from mlops_kit.manifest import ManifestError
 
 MODULE = "01_data_validation"
 SOURCE_FILE = "reference.csv"
@@ -53,9 +53,6 @@ class Truth:
         return set(frame["row"].astype(int))
 
 
-def _fail(message: str) -> None:
-    raise AssertionError(message)
-
 
 @pytest.fixture(scope="session")
 def truth(data_dir: Path, variant_dir: Path) -> Truth:
@@ -66,15 +63,7 @@ def truth(data_dir: Path, variant_dir: Path) -> Truth:
 @pytest.fixture(scope="session")
 def artifacts(artifacts_dir: Path, variant: int, truth: Truth) -> Module1Artifacts:
     """Load the artifacts; fail every check with one clear message if they are incomplete."""
-    try:
-        manifest = read_module_manifest(artifacts_dir, MODULE)
-    except ManifestError as error:
-        _fail(f"artifacts incomplete: {error}")
-    missing = [name for name in REQUIRED_FILES if name not in manifest["files"]]
-    if missing:
-        _fail(f"the manifest does not list {missing}; run the notebook's last cell")
-    if manifest.get("variant") != variant:
-        _fail(f"artifacts are for data variant {manifest.get('variant')}, the graded variant is {variant}")
+    manifest = require_manifest(artifacts_dir, MODULE, variant, REQUIRED_FILES)
     folder = artifacts_dir / MODULE
     clean = pd.read_csv(folder / "clean.csv", dtype=str, keep_default_na=False, na_values=[""])
     quarantine = pd.read_csv(folder / "quarantine.csv", dtype=str, keep_default_na=False, na_values=[""])
@@ -86,13 +75,13 @@ def artifacts(artifacts_dir: Path, variant: int, truth: Truth) -> Module1Artifac
     both = set(clean_rows) & set(quarantined_rows)
     lost = expected - set(clean_rows) - set(quarantined_rows)
     if both or lost or len(clean_rows) + len(quarantined_rows) != len(truth.raw):
-        _fail(
+        fail(
             f"rows not accounted for: {len(truth.raw)} rows in, {len(clean_rows)} clean + "
             f"{len(quarantined_rows)} quarantined; {len(lost)} lost, {len(both)} in both"
         )
     version = hashlib.sha256((folder / "clean.csv").read_bytes()).hexdigest()[:16]
     if not (manifest.get("data_version") == report.get("data_version") == version):
-        _fail(
+        fail(
             f"data version mismatch: manifest {manifest.get('data_version')}, report "
             f"{report.get('data_version')}, clean.csv hashes to {version}"
         )

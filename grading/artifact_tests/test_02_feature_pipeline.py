@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from grading.artifact_tests.preconditions import fail, require_manifest
+
 from datasets.generate import DINNER_RUSH, LUNCH_RUSH, read_defect_ledger
 from grading.selfcheck.module02 import CACHE_QUESTIONS
-from mlops_kit.artifacts import read_module_manifest
 from mlops_kit.data import file_period, load_orders
 from mlops_kit.domain import RAW_COLUMN_NAMES, TIMESTAMP_FORMAT
 from mlops_kit.features import (
@@ -30,7 +31,6 @@ from mlops_kit.features import (
     feature_set_version,
     load_feature_dictionary,
 )
-from mlops_kit.manifest import ManifestError
 from mlops_kit.pipeline import DEFAULT_VALID_MONTHS, STAGE_NAMES, Cache, read_notifications
 
 MODULE = "02_feature_pipeline"
@@ -83,9 +83,6 @@ class Truth:
         return list(months[-DEFAULT_VALID_MONTHS:])
 
 
-def _fail(message: str) -> None:
-    raise AssertionError(message)
-
 
 def _rows_text(rows: Any, limit: int = 5) -> str:
     rows = sorted(rows)
@@ -136,11 +133,11 @@ def truth(data_dir: Path, variant_dir: Path) -> Truth:
 def _read_run(folder: Path, manifest: dict[str, Any], name: str, run_id: Any) -> dict[str, Any]:
     relpath = f"runs/{run_id}.json"
     if relpath not in manifest["files"]:
-        _fail(f"the {name} run ({run_id}) has no record {relpath} in the manifest; run the notebook top to bottom")
+        fail(f"the {name} run ({run_id}) has no record {relpath} in the manifest; run the notebook top to bottom")
     record = json.loads((folder / relpath).read_text(encoding="utf-8"))
     names = [entry["name"] for entry in record.get("stages", [])]
     if names != list(STAGE_NAMES):
-        _fail(f"the {name} run ({run_id}) has the stages {names}, expected {list(STAGE_NAMES)}")
+        fail(f"the {name} run ({run_id}) has the stages {names}, expected {list(STAGE_NAMES)}")
     return record
 
 
@@ -148,44 +145,36 @@ def _check_engine(folder: Path, runs: dict[str, dict[str, Any]]) -> None:
     """Preconditions: the lineage of the first run, the repeat's cache hits, the broken run's failure."""
     for entry in runs["first"]["stages"]:
         if entry["status"] != "ran" or not entry["cache_key"] or not entry["output_hash"] or entry["rows_out"] is None:
-            _fail(f"first run, stage {entry['name']}: expected it to run and record its key, output hash and rows, got {entry['status']}")
+            fail(f"first run, stage {entry['name']}: expected it to run and record its key, output hash and rows, got {entry['status']}")
         if set(entry["inputs"]) != set(STAGE_NAMES[: STAGE_NAMES.index(entry["name"])][-1:]) or None in entry["inputs"].values():
-            _fail(f"first run, stage {entry['name']}: the run record lacks the hash of its input ({entry['inputs']})")
+            fail(f"first run, stage {entry['name']}: the run record lacks the hash of its input ({entry['inputs']})")
     for first, repeat in zip(runs["first"]["stages"], runs["repeat"]["stages"]):
         if repeat["status"] != "cached" or repeat["cache_key"] != first["cache_key"] or repeat["output_hash"] != first["output_hash"]:
-            _fail(f"the repeat run should be all cache hits with the first run's keys; stage {repeat['name']} was {repeat['status']}")
+            fail(f"the repeat run should be all cache hits with the first run's keys; stage {repeat['name']} was {repeat['status']}")
     broken = {entry["name"]: entry["status"] for entry in runs["broken"]["stages"]}
     if broken != {"ingest": "cached", "validate": "cached", "features": "failed", "split": "skipped"}:
-        _fail(f"the broken run should fail at features and skip split, its statuses are {broken}")
+        fail(f"the broken run should fail at features and skip split, its statuses are {broken}")
     notified = [note for note in read_notifications(folder) if note.get("run_id") == runs["broken"]["run_id"]]
     if not any(note.get("stage") == "features" for note in notified):
-        _fail("notifications.log has no notification for the broken run's features stage")
+        fail("notifications.log has no notification for the broken run's features stage")
 
 
 @pytest.fixture(scope="session")
 def artifacts(artifacts_dir: Path, variant: int) -> Module2Artifacts:
     """Load the artifacts; fail every check with one clear message if they are incomplete."""
-    try:
-        manifest = read_module_manifest(artifacts_dir, MODULE)
-    except ManifestError as error:
-        _fail(f"artifacts incomplete: {error}")
-    missing = [name for name in REQUIRED_FILES if name not in manifest["files"]]
-    if missing:
-        _fail(f"the manifest does not list {missing}; run the notebook's last cell")
-    if manifest.get("variant") != variant:
-        _fail(f"artifacts are for data variant {manifest.get('variant')}, the graded variant is {variant}")
+    manifest = require_manifest(artifacts_dir, MODULE, variant, REQUIRED_FILES)
     folder = artifacts_dir / MODULE
     run_ids = manifest.get("runs") or {}
     if set(run_ids) != set(RUN_NAMES):
-        _fail(f"the manifest names the runs {sorted(run_ids)}, expected {list(RUN_NAMES)}")
+        fail(f"the manifest names the runs {sorted(run_ids)}, expected {list(RUN_NAMES)}")
     runs = {name: _read_run(folder, manifest, name, run_ids[name]) for name in RUN_NAMES}
     _check_engine(folder, runs)
     if manifest.get("published_run") != runs["first"]["run_id"]:
-        _fail(f"the published feature set comes from run {manifest.get('published_run')}, not from the first run")
+        fail(f"the published feature set comes from run {manifest.get('published_run')}, not from the first run")
     facts = runs["first"]["facts"]
     for key in ("data_version", "feature_set_version"):
         if manifest.get(key) != facts.get(key):
-            _fail(f"manifest {key} {manifest.get(key)} differs from the first run's {facts.get(key)}")
+            fail(f"manifest {key} {manifest.get(key)} differs from the first run's {facts.get(key)}")
     frames = {name: pd.read_parquet(folder / name) for name in REQUIRED_FILES if name.endswith(".parquet")}
     answers = json.loads((folder / "answers.json").read_text(encoding="utf-8"))
     return Module2Artifacts(
@@ -276,7 +265,7 @@ def _added(artifacts: Module2Artifacts, truth: Truth) -> tuple[FeatureDictionary
     try:
         extended = load_feature_dictionary(artifacts.folder / "feature_dictionary_extended.json")
     except FeatureDictionaryError as error:
-        _fail(f"the extended feature dictionary is not valid: {error}")
+        fail(f"the extended feature dictionary is not valid: {error}")
     shipped = truth.dictionary.to_dict()["features"]
     assert extended.to_dict()["features"][: len(shipped)] == shipped, (
         "the extended dictionary must keep every shipped feature unchanged and add yours at the end"

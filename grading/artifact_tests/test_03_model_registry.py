@@ -21,15 +21,15 @@ from typing import Any
 
 import pytest
 
-from mlops_kit.artifacts import read_module_manifest
-from mlops_kit.manifest import ManifestError
+from grading.artifact_tests.preconditions import fail, require_manifest
+from mlops_kit.registry.card import REQUIRED_SECTIONS, card_problems, card_sections
+
 
 MODULE = "03_model_registry"
 MODEL_NAME = "late-delivery"
 REQUIRED_FILES = ("candidates.json", "alias_state.json", "policy.json", "audit_log.jsonl")
 LINEAGE = ("data_version", "feature_set_version")
 CARD_FILE = "model_card.md"
-CARD_SECTIONS = ("Intended use", "Data", "Metrics", "Limitations")
 CHAMPION = "champion"
 _NUMBER = re.compile(r"\d+\.\d+")
 
@@ -64,9 +64,6 @@ class Registry:
         return next((version for version in self.versions if version.version == number), None)
 
 
-def _fail(message: str) -> None:
-    raise AssertionError(message)
-
 
 @pytest.fixture(scope="session")
 def expected_lineage(data_dir: Path) -> dict[str, str]:
@@ -83,18 +80,10 @@ def expected_lineage(data_dir: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def registry(artifacts_dir: Path, variant: int) -> Registry:
     """Load the registry state; fail every check with one clear message if it is incomplete."""
-    try:
-        manifest = read_module_manifest(artifacts_dir, MODULE)
-    except ManifestError as error:
-        _fail(f"artifacts incomplete: {error}")
-    missing = [name for name in REQUIRED_FILES if name not in manifest["files"]]
-    if missing:
-        _fail(f"the manifest does not list {missing}; run the notebook's last cell")
-    if manifest.get("variant") != variant:
-        _fail(f"artifacts are for data variant {manifest.get('variant')}, the graded variant is {variant}")
+    require_manifest(artifacts_dir, MODULE, variant, REQUIRED_FILES)
     database = artifacts_dir / "mlflow.db"
     if not database.is_file():
-        _fail(f"no MLflow database at ARTIFACTS_DIR/mlflow.db: the notebook must track to the default store")
+        fail("no MLflow database at ARTIFACTS_DIR/mlflow.db: the notebook must track to the default store")
 
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -104,10 +93,10 @@ def registry(artifacts_dir: Path, variant: int) -> Registry:
     try:
         model = client.get_registered_model(MODEL_NAME)
     except MlflowException:
-        _fail(f"no registered model {MODEL_NAME!r} in mlflow.db; register the candidates")
+        fail(f"no registered model {MODEL_NAME!r} in mlflow.db; register the candidates")
     found = sorted(client.search_model_versions(f"name = '{MODEL_NAME}'"), key=lambda v: int(v.version))
     if len(found) < 2:
-        _fail(f"{MODEL_NAME!r} has {len(found)} registered version(s); register at least two candidates")
+        fail(f"{MODEL_NAME!r} has {len(found)} registered version(s); register at least two candidates")
     versions = []
     with tempfile.TemporaryDirectory(prefix="grading-cards-") as scratch:
         for number, model_version in enumerate(found):
@@ -130,15 +119,6 @@ def registry(artifacts_dir: Path, variant: int) -> Registry:
     return Registry(versions, aliases, artifacts_dir / MODULE, uri)
 
 
-def _sections(markdown: str) -> dict[str, str]:
-    """Lower-cased '## heading' → text under it."""
-    sections: dict[str, str] = {}
-    matches = list(re.finditer(r"^##\s+(.+?)\s*$", markdown, re.MULTILINE))
-    for position, match in enumerate(matches):
-        end = matches[position + 1].start() if position + 1 < len(matches) else len(markdown)
-        sections[match.group(1).strip().lower()] = markdown[match.end() : end].strip()
-    return sections
-
 
 def _audit_log(registry: Registry) -> list[dict[str, Any]]:
     """The records of audit_log.jsonl, oldest first."""
@@ -146,7 +126,7 @@ def _audit_log(registry: Registry) -> list[dict[str, Any]]:
     try:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as error:
-        _fail(f"audit_log.jsonl is not JSON lines: {error}")
+        fail(f"audit_log.jsonl is not JSON lines: {error}")
 
 
 def _champion(registry: Registry) -> Version:
@@ -161,7 +141,7 @@ def _champion(registry: Registry) -> Version:
         why = f"the last promotion attempt (version {last.get('version')}) was refused: {reasons}"
     else:
         why = "no promotion was attempted"
-    _fail(f"no version holds the alias {CHAMPION!r} (aliases: {registry.aliases or 'none'}); {why}")
+    fail(f"no version holds the alias {CHAMPION!r} (aliases: {registry.aliases or 'none'}); {why}")
 
 
 def _policy(registry: Registry) -> dict[str, Any]:
@@ -172,7 +152,7 @@ def _policy(registry: Registry) -> dict[str, Any]:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        _fail(f"champion {champion.label}'s audit.policy tag is not JSON: {text[:80]!r}")
+        fail(f"champion {champion.label}'s audit.policy tag is not JSON: {text[:80]!r}")
 
 
 @pytest.mark.points(2)
@@ -194,11 +174,8 @@ def test_model_cards_complete(registry: Registry) -> None:
     """Exercise 2: every version's training run holds a model card with intended use, data, metrics and limitations."""
     for version in registry.versions:
         assert version.card is not None, f"the run of {version.label} has no {CARD_FILE} artifact"
-        sections = _sections(version.card)
-        for title in CARD_SECTIONS:
-            text = sections.get(title.lower())
-            assert text is not None, f"the model card of {version.label} has no '## {title}' section"
-            assert text.strip("-|: \n"), f"the '## {title}' section of {version.label}'s model card is empty"
+        problems = card_problems(version.card, REQUIRED_SECTIONS)
+        assert not problems, f"the model card of {version.label}: {'; '.join(problems)}"
 
 
 @pytest.mark.points(2)
@@ -206,7 +183,7 @@ def test_model_cards_state_lineage_and_metrics(registry: Registry, expected_line
     """Exercise 2: each model card names the graded data and feature-set versions and its run's own ROC AUC."""
     for version in registry.versions:
         assert version.card is not None, f"the run of {version.label} has no {CARD_FILE} artifact"
-        sections = _sections(version.card)
+        sections = card_sections(version.card)
         data = sections.get("data", "")
         for tag, expected in expected_lineage.items():
             assert expected in data, (
@@ -275,7 +252,7 @@ def test_audit_trail(registry: Registry) -> None:
     try:
         when = dt.datetime.fromisoformat(tags.get("audit.at", "").replace("Z", "+00:00"))
     except ValueError:
-        _fail(f"champion {champion.label}'s audit.at {tags.get('audit.at')!r} is not an ISO 8601 time")
+        fail(f"champion {champion.label}'s audit.at {tags.get('audit.at')!r} is not an ISO 8601 time")
     assert when.tzinfo is not None, f"audit.at {tags['audit.at']!r} has no time zone; record UTC"
     approved = [e for e in _audit_log(registry) if e.get("decision") == "approved" and e.get("alias") == CHAMPION]
     assert approved, "audit_log.jsonl records no approved promotion to champion"

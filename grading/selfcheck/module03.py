@@ -9,9 +9,9 @@ from dataclasses import replace
 from typing import Any
 
 from grading.selfcheck import NotDone, self_check
+from mlops_kit.registry.card import card_problems, card_sections
 
 LINEAGE = ("data_version", "feature_set_version")
-REQUIRED_SECTIONS = ("Intended use", "Data", "Metrics", "Limitations")
 _NUMBER = re.compile(r"\d+\.\d+")
 
 
@@ -45,10 +45,9 @@ def exercise_2(write_model_card: Callable[[Any, Mapping[str, str]], Any], candid
     if card is None:
         raise NotDone("write_model_card returns None; return a ModelCard")
     markdown = card if isinstance(card, str) else card.to_markdown()
-    sections = _sections(markdown)
-    for title in REQUIRED_SECTIONS:
-        assert title.lower() in sections, f"the card has no '## {title}' section"
-        assert sections[title.lower()].strip("-|: \n"), f"the '## {title}' section is empty"
+    problems = card_problems(markdown)
+    assert not problems, f"the card is incomplete: {'; '.join(problems)}"
+    sections = card_sections(markdown)
     assert len(sections["intended use"].split()) >= 8, "say in a sentence or two who uses the model, for what decision"
     for tag, value in lineage.items():
         assert value in sections["data"], (
@@ -84,12 +83,3 @@ def exercise_3(policy: Any) -> str:
     assert policy.alias == "champion", f"the policy guards the 'champion' alias, not {policy.alias!r}"
     return "ROC AUC ≥ 0.6, beat the champion, lineage tags and a model card required"
 
-
-def _sections(markdown: str) -> dict[str, str]:
-    """Lower-cased '## heading' → text under it."""
-    sections: dict[str, str] = {}
-    matches = list(re.finditer(r"^##\s+(.+?)\s*$", markdown, re.MULTILINE))
-    for position, match in enumerate(matches):
-        end = matches[position + 1].start() if position + 1 < len(matches) else len(markdown)
-        sections[match.group(1).strip().lower()] = markdown[match.end() : end].strip()
-    return sections

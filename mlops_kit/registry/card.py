@@ -56,12 +56,12 @@ class ModelCard:
 
 
 def card_sections(markdown: str) -> dict[str, str]:
-    """Map each ``## heading`` of a markdown card to the text under it (stripped)."""
+    """Map each ``## heading`` of a markdown card, lower-cased, to the text under it (stripped)."""
     sections: dict[str, str] = {}
     matches = list(_HEADING.finditer(markdown))
     for position, match in enumerate(matches):
         end = matches[position + 1].start() if position + 1 < len(matches) else len(markdown)
-        sections[match.group(1).strip()] = markdown[match.end() : end].strip()
+        sections[match.group(1).strip().lower()] = markdown[match.end() : end].strip()
     return sections
 
 
@@ -69,7 +69,7 @@ def card_problems(markdown: str | None, required: Sequence[str] = REQUIRED_SECTI
     """What is wrong with a card: missing or empty required sections. Empty list: fine."""
     if markdown is None or not markdown.strip():
         return ["no model card"]
-    sections = {title.lower(): text for title, text in card_sections(markdown).items()}
+    sections = card_sections(markdown)
     problems = []
     for title in required:
         text = sections.get(title.lower())
