@@ -11,6 +11,17 @@ from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR
 EXIT_INPUT_ERROR = 2
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type for a timeout: a number of seconds greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -22,23 +33,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("folder", nargs="?", type=Path, default=SOLUTIONS_DIR)
     run.add_argument("--out", type=Path, default=Path("build/run"))
     run.add_argument("--variant", type=int, default=0, help="data variant (0 = shipped data)")
-    run.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds")
+    run.add_argument("--timeout", type=positive_seconds, default=120.0, help="per-cell timeout in seconds")
 
     refresh = commands.add_parser("refresh-solutions", help="re-execute solutions/ in place (outputs nbval compares)")
     refresh.add_argument("names", nargs="*", help="only these notebooks (stem or file name); default all")
-    refresh.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds")
+    refresh.add_argument("--timeout", type=positive_seconds, default=120.0, help="per-cell timeout in seconds")
 
     grade = commands.add_parser("grade", help="grade one learner's submission folder")
     grade.add_argument("submission", type=Path)
     grade.add_argument("--variant", type=int, required=True)
     grade.add_argument("--out", type=Path, required=True)
-    grade.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds")
+    grade.add_argument("--timeout", type=positive_seconds, default=120.0, help="per-cell timeout in seconds")
 
     gradebook = commands.add_parser("gradebook", help="grade every learner folder of a cohort")
     gradebook.add_argument("cohort", type=Path, help="folder with one sub-folder per learner")
     gradebook.add_argument("--variant", type=int, required=True)
     gradebook.add_argument("--out", type=Path, required=True)
-    gradebook.add_argument("--timeout", type=float, default=120.0)
+    gradebook.add_argument("--timeout", type=positive_seconds, default=120.0)
     gradebook.add_argument("--workers", type=int, default=2)
     return parser
 
