@@ -8,12 +8,12 @@ embedded stand-in for a chat message or a page.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from mlops_kit.io import append_json_line, read_json_lines
 
 NOTIFICATIONS_FILE = "notifications.log"
 
@@ -50,11 +50,7 @@ class NotificationLog:
             "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             **failure.to_dict(),
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:  # one write per line: lines never interleave
-            handle.write(json.dumps(line, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_json_line(self.path, line)
 
     def __repr__(self) -> str:
         return f"NotificationLog({str(self.path)!r})"
@@ -67,4 +63,4 @@ def read_notifications(path: str | Path) -> list[dict[str, Any]]:
         target = target / NOTIFICATIONS_FILE
     if not target.is_file():
         return []
-    return [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_json_lines(target)

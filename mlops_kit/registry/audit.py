@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlops_kit.io import atomic_write_text
+from mlops_kit.io import append_json_line, read_json_lines
 
 AUDIT_PREFIX = "audit."
 AUDIT_TAGS: tuple[str, ...] = tuple(
@@ -77,25 +77,10 @@ def audit_tags(entry: Mapping[str, Any]) -> dict[str, str]:
 
 
 def append_audit_log(path: str | Path, entry: Mapping[str, Any]) -> Path:
-    """Append one record to the JSON-lines audit log (rewritten atomically)."""
-    target = Path(path)
-    existing = target.read_text(encoding="utf-8") if target.is_file() else ""
-    if existing and not existing.endswith("\n"):
-        existing += "\n"
-    line = json.dumps(dict(entry), sort_keys=True, ensure_ascii=False, default=str)
-    return atomic_write_text(target, existing + line + "\n")
+    """Append one record to the JSON-lines audit log."""
+    return append_json_line(path, dict(entry))
 
 
 def read_audit_log(path: str | Path) -> list[dict[str, Any]]:
     """Every record of an audit log, oldest first (empty when the file does not exist)."""
-    target = Path(path)
-    if not target.is_file():
-        return []
-    records = []
-    for number, line in enumerate(target.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{target}, line {number}: not a JSON record ({error})") from error
-    return records
+    return read_json_lines(path)
