@@ -1,4 +1,4 @@
-"""Preconditions shared by every module's artifact tests: a complete manifest for this variant.
+"""What every module's artifact tests share: the manifest precondition and row lists in messages.
 
 Integrity is never a source of points; when it fails, every check of the module fails with
 the same clear message instead.
@@ -6,7 +6,7 @@ the same clear message instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,3 +31,10 @@ def require_manifest(artifacts_dir: Path, module: str, variant: int, required_fi
     if manifest.get("variant") != variant:
         fail(f"artifacts are for data variant {manifest.get('variant')}, the graded variant is {variant}")
     return manifest
+
+
+def rows_text(rows: Iterable[Any], limit: int = 5) -> str:
+    """The first ``limit`` of ``rows``, sorted, and how many more: for failure messages."""
+    rows = sorted(rows)
+    shown = ", ".join(str(row) for row in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")

@@ -16,9 +16,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from grading.artifact_tests.preconditions import fail, require_manifest
-
 from datasets.generate import read_defect_ledger
+from grading.artifact_tests.shared import fail, require_manifest, rows_text
 from mlops_kit.data import load_orders
 
 MODULE = "01_data_validation"
@@ -92,10 +91,6 @@ def artifacts(artifacts_dir: Path, variant: int, truth: Truth) -> Module1Artifac
     return Module1Artifacts(clean, quarantine, report, answers, reasons)
 
 
-def _rows_text(rows: set[int], limit: int = 5) -> str:
-    shown = ", ".join(str(row) for row in sorted(rows)[:limit])
-    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
-
 
 def _flagged(artifacts: Module1Artifacts, code: str) -> set[int]:
     return {row for row, reasons in artifacts.reasons.items() if code in reasons}
@@ -107,8 +102,8 @@ def _check_defect_quarantined(artifacts: Module1Artifacts, truth: Truth, defect:
     flagged = _flagged(artifacts, code)
     missed = expected - flagged
     extra = flagged - expected
-    assert not missed, f"{len(missed)} of {len(expected)} {defect} rows were not quarantined as {code} (rows {_rows_text(missed)})"
-    assert not extra, f"{len(extra)} rows were flagged {code} that are not {defect} defects (rows {_rows_text(extra)})"
+    assert not missed, f"{len(missed)} of {len(expected)} {defect} rows were not quarantined as {code} (rows {rows_text(missed)})"
+    assert not extra, f"{len(extra)} rows were flagged {code} that are not {defect} defects (rows {rows_text(extra)})"
 
 
 @pytest.mark.points(2)
@@ -125,14 +120,14 @@ def test_missing_value_policy(artifacts: Module1Artifacts, truth: Truth) -> None
     dropped = imputable - clean_rows
     assert not dropped, (
         f"{len(dropped)} of {len(imputable)} rows with a gap in an imputable column were quarantined "
-        f"instead of imputed (rows {_rows_text(dropped)})"
+        f"instead of imputed (rows {rows_text(dropped)})"
     )
     gaps = artifacts.clean.drop(columns=["source_row"]).isna().sum()
     gaps = gaps[gaps > 0]
     assert gaps.empty, f"clean.csv still has missing values: {gaps.to_dict()}"
     required = truth.rows("missing_required")
     missed = {row for row in required if not any(r.startswith("missing_required:") for r in artifacts.reasons.get(row, set()))}
-    assert not missed, f"{len(missed)} rows missing a required value were not quarantined as missing_required (rows {_rows_text(missed)})"
+    assert not missed, f"{len(missed)} rows missing a required value were not quarantined as missing_required (rows {rows_text(missed)})"
 
 
 @pytest.mark.points(2)
@@ -148,8 +143,8 @@ def test_quarantine_matches_ledger(artifacts: Module1Artifacts, truth: Truth) ->
     expected = truth.rows(action="quarantine")
     missed = expected - quarantined
     extra = quarantined - expected
-    assert not missed, f"{len(missed)} defective rows reached clean.csv (rows {_rows_text(missed)})"
-    assert not extra, f"{len(extra)} good rows were quarantined (rows {_rows_text(extra)})"
+    assert not missed, f"{len(missed)} defective rows reached clean.csv (rows {rows_text(missed)})"
+    assert not extra, f"{len(extra)} good rows were quarantined (rows {rows_text(extra)})"
 
 
 def _answer(artifacts: Module1Artifacts, key: str) -> Any:

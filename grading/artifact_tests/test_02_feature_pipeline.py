@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grading.artifact_tests.preconditions import fail, require_manifest
-
 from datasets.generate import DINNER_RUSH, LUNCH_RUSH, read_defect_ledger
+from grading.artifact_tests.shared import fail, require_manifest, rows_text
 from grading.selfcheck.module02 import CACHE_QUESTIONS
 from mlops_kit.data import file_period, load_orders
 from mlops_kit.domain import RAW_COLUMN_NAMES, TIMESTAMP_FORMAT
@@ -31,7 +30,12 @@ from mlops_kit.features import (
     feature_set_version,
     load_feature_dictionary,
 )
-from mlops_kit.pipeline import DEFAULT_VALID_MONTHS, STAGE_NAMES, Cache, read_notifications
+from mlops_kit.pipeline import (
+    DEFAULT_VALID_MONTHS,
+    STAGE_NAMES,
+    Cache,
+    read_notifications,
+)
 
 MODULE = "02_feature_pipeline"
 SOURCE_FILE = "reference.csv"
@@ -83,11 +87,6 @@ class Truth:
         return list(months[-DEFAULT_VALID_MONTHS:])
 
 
-
-def _rows_text(rows: Any, limit: int = 5) -> str:
-    rows = sorted(rows)
-    shown = ", ".join(str(row) for row in rows[:limit])
-    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
 def _expected_features(raw: pd.DataFrame, clean_rows: set[int]) -> pd.DataFrame:
@@ -207,8 +206,8 @@ def test_split_is_time_based(artifacts: Module2Artifacts, truth: Truth) -> None:
     wrong_valid = artifacts.valid.index[~valid_month.isin(valid_months)]
     wrong_train = artifacts.train.index[train_month.isin(valid_months)]
     shown = ", ".join(str(month) for month in sorted(valid_months))
-    assert not len(wrong_valid), f"{len(wrong_valid)} valid orders are not from the newest months ({shown}): rows {_rows_text(wrong_valid)}"
-    assert not len(wrong_train), f"{len(wrong_train)} train orders are from the validation months ({shown}): rows {_rows_text(wrong_train)}"
+    assert not len(wrong_valid), f"{len(wrong_valid)} valid orders are not from the newest months ({shown}): rows {rows_text(wrong_valid)}"
+    assert not len(wrong_train), f"{len(wrong_train)} train orders are from the validation months ({shown}): rows {rows_text(wrong_train)}"
     assert artifacts.train["created_at"].max() < artifacts.valid["created_at"].min(), "some train order is newer than a valid order"
 
 
@@ -218,13 +217,13 @@ def test_split_keeps_every_clean_order_once(artifacts: Module2Artifacts, truth: 
     _both_splits(artifacts)
     train_rows, valid_rows = set(artifacts.train.index), set(artifacts.valid.index)
     both = train_rows & valid_rows
-    assert not both, f"{len(both)} source rows are in both splits (rows {_rows_text(both)})"
+    assert not both, f"{len(both)} source rows are in both splits (rows {rows_text(both)})"
     shared = set(artifacts.train["order_id"]) & set(artifacts.valid["order_id"])
-    assert not shared, f"{len(shared)} order ids are in both splits (e.g. {_rows_text(shared, 3)})"
+    assert not shared, f"{len(shared)} order ids are in both splits (e.g. {rows_text(shared, 3)})"
     lost = truth.clean_rows - train_rows - valid_rows
     extra = (train_rows | valid_rows) - truth.clean_rows
-    assert not lost, f"{len(lost)} clean orders are in neither split (source rows {_rows_text(lost)})"
-    assert not extra, f"{len(extra)} rows in the splits are not clean orders (source rows {_rows_text(extra)})"
+    assert not lost, f"{len(lost)} clean orders are in neither split (source rows {rows_text(lost)})"
+    assert not extra, f"{len(extra)} rows in the splits are not clean orders (source rows {rows_text(extra)})"
     total = len(artifacts.train) + len(artifacts.valid)
     assert total == len(truth.clean_rows), f"the splits hold {total} rows for {len(truth.clean_rows)} clean orders: some appear twice"
     assert tuple(artifacts.train.columns) == RAW_COLUMN_NAMES == tuple(artifacts.valid.columns), "the splits lost order columns"
@@ -253,7 +252,7 @@ def test_split_features_match_recomputation(artifacts: Module2Artifacts, truth: 
                 differ = got.astype(str).to_numpy() != want.astype(str).to_numpy()
             rows = known[np.asarray(differ)]
             assert not len(rows), (
-                f"{name}: feature {column} differs from its definition at source rows {_rows_text(rows)} "
+                f"{name}: feature {column} differs from its definition at source rows {rows_text(rows)} "
                 f"(e.g. {got.loc[rows[0]]!r}, expected {want.loc[rows[0]]!r})"
             )
 

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import math
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,17 +20,21 @@ from typing import Any
 
 import pytest
 
-from grading.artifact_tests.preconditions import fail, require_manifest
-from mlops_kit.registry.card import REQUIRED_SECTIONS, card_problems, card_sections
-
+from grading.artifact_tests.shared import fail, require_manifest
+from mlops_kit.registry.audit import AUDIT_LOG_FILE, read_audit_log
+from mlops_kit.registry.card import (
+    CARD_FILE,
+    REQUIRED_SECTIONS,
+    card_metric_values,
+    card_problems,
+    card_sections,
+)
+from mlops_kit.registry.policy import CHAMPION
+from mlops_kit.registry.tracking import DEFAULT_MODEL_NAME
+from mlops_kit.registry.versions import LINEAGE_TAGS
 
 MODULE = "03_model_registry"
-MODEL_NAME = "late-delivery"
-REQUIRED_FILES = ("candidates.json", "alias_state.json", "policy.json", "audit_log.jsonl")
-LINEAGE = ("data_version", "feature_set_version")
-CARD_FILE = "model_card.md"
-CHAMPION = "champion"
-_NUMBER = re.compile(r"\d+\.\d+")
+REQUIRED_FILES = ("candidates.json", "alias_state.json", "policy.json", AUDIT_LOG_FILE)
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,12 @@ def registry(artifacts_dir: Path, variant: int) -> Registry:
     uri = f"sqlite:///{database.resolve().as_posix()}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
-        model = client.get_registered_model(MODEL_NAME)
+        model = client.get_registered_model(DEFAULT_MODEL_NAME)
     except MlflowException:
-        fail(f"no registered model {MODEL_NAME!r} in mlflow.db; register the candidates")
-    found = sorted(client.search_model_versions(f"name = '{MODEL_NAME}'"), key=lambda v: int(v.version))
+        fail(f"no registered model {DEFAULT_MODEL_NAME!r} in mlflow.db; register the candidates")
+    found = sorted(client.search_model_versions(f"name = '{DEFAULT_MODEL_NAME}'"), key=lambda v: int(v.version))
     if len(found) < 2:
-        fail(f"{MODEL_NAME!r} has {len(found)} registered version(s); register at least two candidates")
+        fail(f"{DEFAULT_MODEL_NAME!r} has {len(found)} registered version(s); register at least two candidates")
     versions = []
     with tempfile.TemporaryDirectory(prefix="grading-cards-") as scratch:
         for number, model_version in enumerate(found):
@@ -122,11 +125,10 @@ def registry(artifacts_dir: Path, variant: int) -> Registry:
 
 def _audit_log(registry: Registry) -> list[dict[str, Any]]:
     """The records of audit_log.jsonl, oldest first."""
-    text = (registry.folder / "audit_log.jsonl").read_text(encoding="utf-8")
     try:
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as error:
-        fail(f"audit_log.jsonl is not JSON lines: {error}")
+        return read_audit_log(registry.folder / AUDIT_LOG_FILE)
+    except ValueError as error:
+        fail(f"{AUDIT_LOG_FILE} is not JSON lines: {error}")
 
 
 def _champion(registry: Registry) -> Version:
@@ -192,8 +194,7 @@ def test_model_cards_state_lineage_and_metrics(registry: Registry, expected_line
             )
         auc = version.metrics.get("roc_auc")
         assert auc is not None, f"the run of {version.label} has no roc_auc metric"
-        numbers = [float(text) for text in _NUMBER.findall(sections.get("metrics", ""))]
-        assert any(math.isclose(number, auc, abs_tol=5e-4) for number in numbers), (
+        assert any(math.isclose(number, auc, abs_tol=5e-4) for number in card_metric_values(version.card)), (
             f"the Metrics section of {version.label}'s card does not show its validation roc_auc ({auc:.4f})"
         )
 
@@ -208,7 +209,7 @@ def test_policy_as_declared(registry: Registry) -> None:
         f"the policy's min_value is {policy.get('min_value')}, the team asked for 0.6"
     )
     assert policy.get("must_beat_champion") is True, "the policy does not require beating the current champion"
-    assert set(LINEAGE) <= set(policy.get("required_tags", [])), "the policy does not require the lineage tags"
+    assert set(LINEAGE_TAGS) <= set(policy.get("required_tags", [])), "the policy does not require the lineage tags"
     assert policy.get("require_model_card") is True, "the policy does not require a model card"
     champion = registry.by_alias(CHAMPION)
     if champion is not None and champion.tags.get("audit.policy"):
@@ -235,7 +236,7 @@ def test_champion_is_best_by_policy_metric(registry: Registry) -> None:
     )
     if policy.get("min_value") is not None:
         assert value >= policy["min_value"], f"champion's {metric} {value:.4f} is below the policy's minimum {policy['min_value']}"
-    for tag in LINEAGE:
+    for tag in LINEAGE_TAGS:
         assert champion.tags.get(tag), f"champion {champion.label} has no {tag} tag"
 
 
@@ -271,13 +272,17 @@ def test_champion_loads_by_alias(registry: Registry, data_dir: Path) -> None:
     import mlflow
 
     from mlops_kit.data import file_period, load_orders
-    from mlops_kit.registry.trust import allowed_types, check_allowed, deserialization_allowed
+    from mlops_kit.registry.trust import (
+        allowed_types,
+        check_allowed,
+        deserialization_allowed,
+    )
     from mlops_kit.validation import reference_rules, validate
 
     _policy(registry)
     mlflow.set_tracking_uri(registry.tracking_uri)
     mlflow.set_registry_uri(registry.tracking_uri)
-    uri = f"models:/{MODEL_NAME}@{CHAMPION}"
+    uri = f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION}"
     flavor = mlflow.models.get_model_info(uri).flavors.get("sklearn")
     assert flavor is not None, f"{uri} is not a scikit-learn model"
     check_allowed(flavor.get("skops_trusted_types") or [], allowed_types(), what=uri)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from grading.selfcheck import NotDone, self_check
-from mlops_kit.registry.card import card_problems, card_sections
+from mlops_kit.registry.card import card_metric_values, card_problems, card_sections
+from mlops_kit.registry.versions import LINEAGE_TAGS
 
-LINEAGE = ("data_version", "feature_set_version")
-_NUMBER = re.compile(r"\d+\.\d+")
 
 
 @self_check("Exercise 1")
@@ -22,8 +20,8 @@ def exercise_1(lineage_tags: Callable[[Any], Any], feature_set: Any) -> str:
     if not lineage:
         raise NotDone("lineage_tags returns nothing; return a dict of tag → value")
     assert isinstance(lineage, Mapping), f"return a dict of tag → value, not {type(lineage).__name__}"
-    missing = [tag for tag in LINEAGE if tag not in lineage]
-    assert not missing, f"the lineage needs the tags {list(LINEAGE)}; missing: {missing}"
+    missing = [tag for tag in LINEAGE_TAGS if tag not in lineage]
+    assert not missing, f"the lineage needs the tags {list(LINEAGE_TAGS)}; missing: {missing}"
     not_text = [tag for tag, value in lineage.items() if not isinstance(value, str)]
     assert not not_text, f"MLflow tags are strings: {not_text} hold {[type(lineage[t]).__name__ for t in not_text]}"
     assert lineage["data_version"] == feature_set.data_version, (
@@ -54,8 +52,7 @@ def exercise_2(write_model_card: Callable[[Any, Mapping[str, str]], Any], candid
             f"the Data section must name the {tag} of the lineage you are given ({value!r} in this check): "
             "use the lineage argument"
         )
-    numbers = [float(text) for text in _NUMBER.findall(sections["metrics"])]
-    assert any(math.isclose(number, 0.6173, abs_tol=5e-4) for number in numbers), (
+    assert any(math.isclose(number, 0.6173, abs_tol=5e-4) for number in card_metric_values(markdown)), (
         "the Metrics section must show the candidate's own roc_auc (candidate.metrics), not numbers typed in"
     )
     limitations = [line for line in sections["limitations"].splitlines() if line.strip("- ").strip()]
@@ -77,7 +74,7 @@ def exercise_3(policy: Any) -> str:
     )
     assert policy.max_value is None, "the team set no upper bound: leave max_value as None"
     assert policy.must_beat_champion, "a new champion must beat the current one: must_beat_champion=True"
-    missing = [tag for tag in LINEAGE if tag not in policy.required_tags]
+    missing = [tag for tag in LINEAGE_TAGS if tag not in policy.required_tags]
     assert not missing, f"require the lineage tags: required_tags must include {missing}"
     assert policy.require_model_card, "no model card, no promotion: require_model_card=True"
     assert policy.alias == "champion", f"the policy guards the 'champion' alias, not {policy.alias!r}"

@@ -15,6 +15,7 @@ from typing import Any
 CARD_FILE = "model_card.md"
 REQUIRED_SECTIONS: tuple[str, ...] = ("Intended use", "Data", "Metrics", "Limitations")
 _HEADING = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
+_DECIMAL = re.compile(r"\d+\.\d+")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ def card_sections(markdown: str) -> dict[str, str]:
         end = matches[position + 1].start() if position + 1 < len(matches) else len(markdown)
         sections[match.group(1).strip().lower()] = markdown[match.end() : end].strip()
     return sections
+
+
+def card_metric_values(markdown: str) -> list[float]:
+    """The decimal numbers the card's ``## Metrics`` section shows (empty without that section)."""
+    return [float(text) for text in _DECIMAL.findall(card_sections(markdown).get("metrics", ""))]
 
 
 def card_problems(markdown: str | None, required: Sequence[str] = REQUIRED_SECTIONS) -> list[str]:

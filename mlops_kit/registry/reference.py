@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_kit.io import atomic_write_json, atomic_write_text
 from mlops_kit.registry.audit import AUDIT_LOG_FILE
 from mlops_kit.registry.candidates import Candidate
-from mlops_kit.registry.card import ModelCard
+from mlops_kit.registry.card import CARD_FILE, ModelCard
 from mlops_kit.registry.policy import CHALLENGER, CHAMPION, PromotionPolicy
 from mlops_kit.registry.runs import RegisteredVersion
 from mlops_kit.registry.tracking import DEFAULT_MODEL_NAME
@@ -37,7 +37,6 @@ REFERENCE_POLICY = PromotionPolicy(
 CANDIDATES_FILE = "candidates.json"
 ALIASES_FILE = "alias_state.json"
 POLICY_FILE = "policy.json"
-CHAMPION_CARD_FILE = "model_card.md"
 
 
 def model_pipeline(dictionary: Any, estimator: Any) -> Any:
@@ -129,7 +128,7 @@ def write_registry_artifacts(
     audit_log = folder / AUDIT_LOG_FILE
     if not audit_log.exists():
         written.append(atomic_write_text(audit_log, ""))
-    card_path = folder / CHAMPION_CARD_FILE
+    card_path = folder / CARD_FILE
     card_path.unlink(missing_ok=True)
     if CHAMPION in state:
         card = read_model_card(tracking, version_by_alias(tracking, model_name, CHAMPION).run_id)
