@@ -9,18 +9,12 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env run test lab bench release notebooks-check mlflow-ui lock clean
+.PHONY: env run test lint format lab bench release notebooks-check mlflow-ui lock clean
 
 env: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
-	@command -v $(PYTHON_BASE) >/dev/null || { echo "error: $(PYTHON_BASE) not found; the course needs Python 3.11" >&2; exit 1; }
-	$(PYTHON_BASE) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	$(PY) tools/install_kernel.py
-	$(PY) -m pip check
-	@touch $(STAMP)
+$(STAMP): requirements.lock pyproject.toml tools/setup_env.sh
+	@PYTHON_BASE=$(PYTHON_BASE) VENV=$(VENV) bash tools/setup_env.sh
 
 run: env
 	$(PY) -m grading run solutions --out build/run
@@ -29,12 +23,20 @@ run: env
 NBVAL_DIR := build/nbval
 NBVAL := $(PY) -m pytest --nbval-sanitize-with grading/nbval_sanitize.cfg --nbval-cell-timeout 300
 
-test: env
+test: env lint
 	$(PY) -m pytest -n 2 --dist load
 	@# nbval runs on a copy of the course tree, so its artifacts never mix with a learner's artifacts/
 	rm -rf $(NBVAL_DIR) && mkdir -p $(NBVAL_DIR) && cp -r solutions notebooks $(NBVAL_DIR)/ && ln -s ../../datasets $(NBVAL_DIR)/datasets
 	$(NBVAL) --nbval $(NBVAL_DIR)/solutions
 	$(NBVAL) --nbval-lax $(NBVAL_DIR)/notebooks
+
+lint: env
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --check --quiet .
+
+format: env
+	$(VENV)/bin/ruff check --fix --quiet .
+	$(VENV)/bin/ruff format --quiet .
 
 lab: env
 	$(VENV)/bin/jupyter lab notebooks/ --MappingKernelManager.default_kernel_name=mlops-course $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
@@ -48,13 +50,9 @@ release: env
 mlflow-ui: env
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///artifacts/mlflow.db --host 127.0.0.1
 
-# Re-resolve the lock from requirements.in (needs the package index).
-lock:
-	rm -rf build/lock-venv && $(PYTHON_BASE) -m venv build/lock-venv
-	build/lock-venv/bin/pip install --quiet -r requirements.in
-	{ head -3 requirements.lock; build/lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock.new && mv requirements.lock.new requirements.lock
-	$(PYTHON_BASE) tools/write_environment_yml.py
-	@echo "requirements.lock and environment.yml updated"
+# Re-resolve the lock from requirements.in with uv (needs the package index); LOCK_ARGS=--upgrade moves every pin.
+lock: env
+	@bash tools/lock.sh
 
 clean:
 	rm -rf build artifacts
