@@ -67,12 +67,10 @@ LUNCH_RUSH = (11, 13)  # hours, start inclusive, end exclusive
 DINNER_RUSH = (18, 21)
 
 # Weights of the hour of day at which orders are placed (index = hour).
-HOUR_WEIGHTS = np.array([1, 0.5, 0, 0, 0, 0, 0, 0, 0, 0.5, 2, 6, 9, 5,
-                         3, 2, 2, 4, 8, 10, 8, 5, 3, 2], dtype=float)
+HOUR_WEIGHTS = np.array([1, 0.5, 0, 0, 0, 0, 0, 0, 0, 0.5, 2, 6, 9, 5, 3, 2, 2, 4, 8, 10, 8, 5, 3, 2], dtype=float)
 WEEKDAY_WEIGHTS = np.array([1.0, 0.95, 1.0, 1.05, 1.25, 1.35, 1.2])  # Monday .. Sunday
 ZONE_WEIGHTS = {"center": 0.30, "north": 0.18, "south": 0.18, "east": 0.17, "west": 0.17}
-ZONE_MEDIAN_KM = {"center": 2.4, "north": 4.0, "south": 3.8, "east": 4.2, "west": 4.0,
-                  "harbor": 7.5}
+ZONE_MEDIAN_KM = {"center": 2.4, "north": 4.0, "south": 3.8, "east": 4.2, "west": 4.0, "harbor": 7.5}
 HARBOR_SHARE = 0.12
 WEATHER_WEIGHTS = {"clear": 0.50, "cloudy": 0.32, "rain": 0.14, "storm": 0.04}
 RAINY_WEATHER_WEIGHTS = {"clear": 0.15, "cloudy": 0.25, "rain": 0.45, "storm": 0.15}
@@ -90,9 +88,11 @@ LATE_WEEKEND = 0.3
 LATE_WEATHER = {"clear": 0.0, "cloudy": 0.1, "rain": 0.8, "storm": 1.5}
 LATE_VEHICLE = {"bike": 0.25, "ebike": -0.05, "scooter": 0.0, "car": -0.15}
 
-NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                "fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one "
-                "twenty-two twenty-three twenty-four twenty-five").split()
+NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one "
+    "twenty-two twenty-three twenty-four twenty-five"
+).split()
 CATEGORY_TYPOS = {
     "city_zone": ("downtown", "Center", "nrth", "south ", "EAST"),
     "weather": ("Rain ", "sunny", "CLEAR", "fog", "cloudly"),
@@ -132,14 +132,17 @@ class DriftEvent:
 
 
 DRIFT_EVENTS: tuple[DriftEvent, ...] = (
-    DriftEvent("rainy_season", ("weather", LABEL_COLUMN), 2,
-               "rain and storms far more frequent; more orders arrive late"),
-    DriftEvent("new_zone", ("city_zone", "distance_km"), None,
-               "new city zone harbor, with longer distances"),
-    DriftEvent("ebike_launch", ("vehicle",), None,
-               "couriers on e-bikes (vehicle ebike) take about 30% of orders"),
-    DriftEvent("kitchen_slowdown", ("prep_time_min", LABEL_COLUMN), 1,
-               "restaurants announce 40% longer preparation times; more orders arrive late"),
+    DriftEvent(
+        "rainy_season", ("weather", LABEL_COLUMN), 2, "rain and storms far more frequent; more orders arrive late"
+    ),
+    DriftEvent("new_zone", ("city_zone", "distance_km"), None, "new city zone harbor, with longer distances"),
+    DriftEvent("ebike_launch", ("vehicle",), None, "couriers on e-bikes (vehicle ebike) take about 30% of orders"),
+    DriftEvent(
+        "kitchen_slowdown",
+        ("prep_time_min", LABEL_COLUMN),
+        1,
+        "restaurants announce 40% longer preparation times; more orders arrive late",
+    ),
 )
 DRIFT_EVENTS_PER_VARIANT = 3
 DriftSchedule = dict[str, tuple[str, ...]]  # month -> names of the events active in it
@@ -179,7 +182,9 @@ def generate_variant(variant: int, out_dir: Path) -> Path:
     write_manifest(
         data_dir,
         {f.relpath: _manifest_facts(f) for f in files},
-        dataset=DATASET_NAME, variant=variant, generator_version=GENERATOR_VERSION,
+        dataset=DATASET_NAME,
+        variant=variant,
+        generator_version=GENERATOR_VERSION,
     )
     defects = sorted((row for f in files for row in f.defects), key=lambda r: (r["file"], r["row"]))
     defect_rows = ([row[column] for column in DEFECT_LEDGER_COLUMNS] for row in defects)
@@ -218,10 +223,8 @@ def is_current_variant(variant_dir: Path, variant: int) -> bool:
     """True if ``variant_dir`` holds ``variant`` from this generator version, untouched."""
     try:
         manifest = read_manifest(variant_dir / DATA_FOLDER)
-        complete = all((variant_dir / LEDGER_FOLDER / name).is_file()
-                       for name in (DEFECTS_FILE, DRIFT_FILE))
-        current = (manifest.get("generator_version") == GENERATOR_VERSION
-                   and manifest.get("variant") == variant)
+        complete = all((variant_dir / LEDGER_FOLDER / name).is_file() for name in (DEFECTS_FILE, DRIFT_FILE))
+        current = manifest.get("generator_version") == GENERATOR_VERSION and manifest.get("variant") == variant
         return complete and current and bool(verify_manifest(variant_dir / DATA_FOLDER))
     except (ManifestError, KeyError, TypeError):  # missing, stale or malformed manifest
         return False
@@ -229,15 +232,16 @@ def is_current_variant(variant_dir: Path, variant: int) -> bool:
 
 def read_defect_ledger(variant_dir: Path) -> pd.DataFrame:
     """The defect ledger of a generated variant (``row`` as int, the rest as strings)."""
-    return pd.read_csv(Path(variant_dir) / LEDGER_FOLDER / DEFECTS_FILE,
-                       dtype={name: str for name in DEFECT_LEDGER_COLUMNS} | {"row": int},
-                       keep_default_na=False)
+    return pd.read_csv(
+        Path(variant_dir) / LEDGER_FOLDER / DEFECTS_FILE,
+        dtype={name: str for name in DEFECT_LEDGER_COLUMNS} | {"row": int},
+        keep_default_na=False,
+    )
 
 
 def read_drift_ledger(variant_dir: Path) -> pd.DataFrame:
     """The drift ledger of a generated variant; ``columns`` is ``;``-joined."""
-    return pd.read_csv(Path(variant_dir) / LEDGER_FOLDER / DRIFT_FILE, dtype=str,
-                       keep_default_na=False)
+    return pd.read_csv(Path(variant_dir) / LEDGER_FOLDER / DRIFT_FILE, dtype=str, keep_default_na=False)
 
 
 # ---------------------------------------------------------------------------- drift schedule
@@ -248,7 +252,7 @@ def draw_drift_schedule(rng: np.random.Generator) -> DriftSchedule:
     picked = sorted(rng.choice(len(DRIFT_EVENTS), size=DRIFT_EVENTS_PER_VARIANT, replace=False))
     starts = rng.choice(np.arange(1, len(BATCH_MONTHS)), size=len(picked), replace=False)
     schedule: dict[str, list[str]] = {month: [] for month in BATCH_MONTHS}
-    for event_index, start in zip(picked, starts):
+    for event_index, start in zip(picked, starts, strict=False):
         event = DRIFT_EVENTS[event_index]
         end = len(BATCH_MONTHS) if event.months is None else start + event.months
         for month in BATCH_MONTHS[start:end]:
@@ -259,8 +263,11 @@ def draw_drift_schedule(rng: np.random.Generator) -> DriftSchedule:
 def _drift_rows(schedule: DriftSchedule) -> list[list[str]]:
     """Rows of the drift ledger: one per (month, active event)."""
     events = {event.name: event for event in DRIFT_EVENTS}
-    return [[month, name, ";".join(events[name].columns), events[name].description]
-            for month in sorted(schedule) for name in schedule[month]]
+    return [
+        [month, name, ";".join(events[name].columns), events[name].description]
+        for month in sorted(schedule)
+        for name in schedule[month]
+    ]
 
 
 # ---------------------------------------------------------------------------- clean orders
@@ -305,11 +312,17 @@ def draw_month(rng: np.random.Generator, month: str, events: Sequence[str]) -> p
     vehicle = _draw_category(rng, "vehicle", vehicle_weights, n)
     extra_items = rng.poisson(2.2, n) + rng.binomial(1, 0.05, n) * rng.poisson(8.0, n)
     basket_size = np.minimum(1 + extra_items, MAX_BASKET_SIZE)
-    orders = pd.DataFrame({
-        TIMESTAMP_COLUMN: created_at, "city_zone": city_zone,
-        "distance_km": distance_km.round(2), "prep_time_min": prep_time_min.round(1),
-        "weather": weather, "vehicle": vehicle, "basket_size": basket_size,
-    })
+    orders = pd.DataFrame(
+        {
+            TIMESTAMP_COLUMN: created_at,
+            "city_zone": city_zone,
+            "distance_km": distance_km.round(2),
+            "prep_time_min": prep_time_min.round(1),
+            "weather": weather,
+            "vehicle": vehicle,
+            "basket_size": basket_size,
+        }
+    )
     orders[LABEL_COLUMN] = (rng.random(n) < late_probability(orders)).astype(int)
     return orders
 
@@ -320,14 +333,16 @@ def late_probability(orders: pd.DataFrame) -> np.ndarray:
     rush = np.zeros(len(orders), dtype=bool)
     for first_hour, end_hour in (LUNCH_RUSH, DINNER_RUSH):
         rush |= (hour >= first_hour) & (hour < end_hour)
-    logit = (LATE_INTERCEPT
-             + LATE_PER_KM * (orders["distance_km"] - 4.0)
-             + LATE_PER_PREP_MIN * (orders["prep_time_min"] - 16.0)
-             + LATE_PER_ITEM * (orders["basket_size"] - 3)
-             + LATE_RUSH_HOUR * rush
-             + LATE_WEEKEND * (orders[TIMESTAMP_COLUMN].dt.dayofweek >= 5)
-             + orders["weather"].map(LATE_WEATHER)
-             + orders["vehicle"].map(LATE_VEHICLE))
+    logit = (
+        LATE_INTERCEPT
+        + LATE_PER_KM * (orders["distance_km"] - 4.0)
+        + LATE_PER_PREP_MIN * (orders["prep_time_min"] - 16.0)
+        + LATE_PER_ITEM * (orders["basket_size"] - 3)
+        + LATE_RUSH_HOUR * rush
+        + LATE_WEEKEND * (orders[TIMESTAMP_COLUMN].dt.dayofweek >= 5)
+        + orders["weather"].map(LATE_WEATHER)
+        + orders["vehicle"].map(LATE_VEHICLE)
+    )
     return (1.0 / (1.0 + np.exp(-logit))).to_numpy(dtype=float)
 
 
@@ -341,9 +356,7 @@ def _draw_timestamps(rng: np.random.Generator, month_start: pd.Timestamp, n: int
     return pd.Series(month_start + pd.to_timedelta(seconds, unit="s"))
 
 
-def _draw_category(
-    rng: np.random.Generator, column: str, weights: dict[str, float], n: int
-) -> np.ndarray:
+def _draw_category(rng: np.random.Generator, column: str, weights: dict[str, float], n: int) -> np.ndarray:
     """``n`` draws of ``column`` from the categories in ``weights`` (all in the domain)."""
     names = list(weights)
     unknown = set(names) - set(raw_column(column).categories)
@@ -401,18 +414,23 @@ def inject_defects(
     hits = [(file_row[row], kind, column) for row, kind, column in hits]
     hits += [(row, duplicate, ID_COLUMN) for row in np.flatnonzero(is_copy)]
     ledger = [
-        {"file": relpath, "row": int(row), "order_id": cells[ID_COLUMN][row], "defect": kind.name,
-         "column": column, "expected_action": kind.expected_action}
+        {
+            "file": relpath,
+            "row": int(row),
+            "order_id": cells[ID_COLUMN][row],
+            "defect": kind.name,
+            "column": column,
+            "expected_action": kind.expected_action,
+        }
         for row, kind, column in hits
     ]
     return cells, ledger
 
 
-def defect_value(rng: np.random.Generator, defect: str, column: str, value: str,
-                 period_end: pd.Timestamp) -> str:
+def defect_value(rng: np.random.Generator, defect: str, column: str, value: str, period_end: pd.Timestamp) -> str:
     """The damaged text that replaces clean ``value`` in ``column`` for defect kind ``defect``."""
     match defect, column:
-        case ("missing_required" | "missing_imputable"), _:
+        case (("missing_required" | "missing_imputable"), _):
             return ""
         case "impossible_value", "basket_size":
             return str(rng.choice(["0", "-1", "-2"]))
@@ -441,7 +459,7 @@ def defect_value(rng: np.random.Generator, defect: str, column: str, value: str,
 
 def _rows(order_file: OrderFile) -> zip:
     """Data rows of a file, in raw column order."""
-    return zip(*(order_file.cells[name] for name in RAW_COLUMN_NAMES))
+    return zip(*(order_file.cells[name] for name in RAW_COLUMN_NAMES), strict=False)
 
 
 def _csv_text(header: Sequence[str], rows) -> str:
@@ -455,9 +473,11 @@ def _csv_text(header: Sequence[str], rows) -> str:
 
 def _manifest_facts(order_file: OrderFile) -> dict[str, object]:
     """Row count and period (end exclusive) recorded for a file in the manifest."""
-    return {"rows": len(order_file.cells[ID_COLUMN]),
-            "period_start": order_file.period_start.strftime("%Y-%m-%d"),
-            "period_end": order_file.period_end.strftime("%Y-%m-%d")}
+    return {
+        "rows": len(order_file.cells[ID_COLUMN]),
+        "period_start": order_file.period_start.strftime("%Y-%m-%d"),
+        "period_end": order_file.period_end.strftime("%Y-%m-%d"),
+    }
 
 
 def _discard(folder: Path) -> None:
@@ -488,13 +508,11 @@ def _variant_arg(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m datasets.generate --variant N --out DIR``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m datasets.generate", description=__doc__.splitlines()[0]
+    parser = argparse.ArgumentParser(prog="python -m datasets.generate", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--variant", type=_variant_arg, required=True, help="seed of the variant, a non-negative integer (0 is shipped)"
     )
-    parser.add_argument("--variant", type=_variant_arg, required=True,
-                        help="seed of the variant, a non-negative integer (0 is shipped)")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="folder to write data/ and ledger/ into")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write data/ and ledger/ into")
     args = parser.parse_args(argv)
     out = generate_variant(args.variant, args.out)
     print(f"variant {args.variant} written to {out}")

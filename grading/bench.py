@@ -25,8 +25,14 @@ from grading.paths import SOLUTIONS_DIR, course_notebooks
 from mlops_kit.io import atomic_write_json
 
 HEAVY_IMPORTS = (
-    "pandas", "sklearn", "pandera.pandas", "mlflow", "evidently", "papermill",
-    "mlops_kit", "mlops_kit.validation",
+    "pandas",
+    "sklearn",
+    "pandera.pandas",
+    "mlflow",
+    "evidently",
+    "papermill",
+    "mlops_kit",
+    "mlops_kit.validation",
 )
 TARGET_SECONDS = {"01_data_validation": 10.0, "02_feature_pipeline": 15.0, "03_model_registry": 15.0}
 
@@ -68,9 +74,11 @@ def notebook_runs(notebook: Path, runs: int, work: Path) -> dict[str, Any]:
         artifacts = work / "artifacts"
         shutil.rmtree(artifacts, ignore_errors=True)
         outcome = execute_notebook(
-            notebook, work / notebook.name,
+            notebook,
+            work / notebook.name,
             {"DATA_DIR": str(SHIPPED_DATA_DIR), "ARTIFACTS_DIR": str(artifacts), "VARIANT": 0},
-            cwd=notebook.parent, cell_timeout=300,
+            cwd=notebook.parent,
+            cell_timeout=300,
         )
         if not outcome.ok:
             raise RuntimeError(f"{notebook.name}: {outcome.message}")
@@ -112,9 +120,15 @@ def benchmark(runs: int) -> dict[str, Any]:
     use_course_kernel()
     notebooks = course_notebooks(SOLUTIONS_DIR)
     result: dict[str, Any] = {
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": __import__("os").cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "runs": runs,
-        "imports_s": {name: round(statistics.median(import_seconds(name) for _ in range(runs)), 3) for name in HEAVY_IMPORTS},
+        "imports_s": {
+            name: round(statistics.median(import_seconds(name) for _ in range(runs)), 3) for name in HEAVY_IMPORTS
+        },
         "kernel_startup": timed_runs(kernel_startup, runs),
         "validation_reference": validation_runs(runs),
         "notebooks": {},
@@ -126,8 +140,13 @@ def benchmark(runs: int) -> dict[str, Any]:
             result["notebooks"][notebook.stem] = notebook_runs(notebook, runs, Path(scratch) / "run" / notebook.stem)
             result["grading"][notebook.stem] = grading_runs(notebook, runs, Path(scratch) / "grade" / notebook.stem)
     result["targets_s"] = {
-        stem: {"target": TARGET_SECONDS[stem], "median": entry["median_s"], "met": entry["median_s"] < TARGET_SECONDS[stem]}
-        for stem, entry in result["notebooks"].items() if stem in TARGET_SECONDS
+        stem: {
+            "target": TARGET_SECONDS[stem],
+            "median": entry["median_s"],
+            "met": entry["median_s"] < TARGET_SECONDS[stem],
+        }
+        for stem, entry in result["notebooks"].items()
+        if stem in TARGET_SECONDS
     }
     result["peak_rss_mb"] = {
         "grader_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -34,15 +34,35 @@ def run_artifact_checks(
     results_path = work_dir / "checks.json"
     results_path.unlink(missing_ok=True)
     command = [
-        sys.executable, "-m", "pytest", str(test_file), "-q", "-p", "no:cacheprovider",
-        "--rootdir", str(ARTIFACT_TESTS_DIR), "-c", str(ARTIFACT_TESTS_DIR / "pytest.ini"),
-        "--artifacts-dir", str(artifacts_dir), "--data-dir", str(data_dir),
-        "--variant-dir", str(variant_dir), "--variant", str(variant),
-        "--results-json", str(results_path),
+        sys.executable,
+        "-m",
+        "pytest",
+        str(test_file),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(ARTIFACT_TESTS_DIR),
+        "-c",
+        str(ARTIFACT_TESTS_DIR / "pytest.ini"),
+        "--artifacts-dir",
+        str(artifacts_dir),
+        "--data-dir",
+        str(data_dir),
+        "--variant-dir",
+        str(variant_dir),
+        "--variant",
+        str(variant),
+        "--results-json",
+        str(results_path),
     ]
     try:
         completed = subprocess.run(
-            command, cwd=work_dir, capture_output=True, text=True, timeout=CHECKS_TIMEOUT_SECONDS,
+            command,
+            cwd=work_dir,
+            capture_output=True,
+            text=True,
+            timeout=CHECKS_TIMEOUT_SECONDS,
             # the artifact tests need no installed pytest plugin; autoloading them (nbval & co.) costs ~3 s
             env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
         )

@@ -116,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     from mlops_kit.manifest import ManifestError
 
     args = _parser().parse_args(argv)
-    handlers = {"release": _release, "run": _run, "refresh-solutions": _refresh, "grade": _grade, "gradebook": _gradebook}
+    handlers = {
+        "release": _release,
+        "run": _run,
+        "refresh-solutions": _refresh,
+        "grade": _grade,
+        "gradebook": _gradebook,
+    }
     try:
         return handlers[args.command](args)
     except (GradingInputError, NotebookError, SolutionMarkerError, ManifestError, FileNotFoundError) as error:

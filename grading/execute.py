@@ -85,7 +85,9 @@ def execute_notebook(
             return outcome("exit", f"the notebook called sys.exit({first_line}) in {where}; execution stopped there")
         return outcome("error", f"{where} raised {error.ename}: {first_line}"[:500])
     except (CellTimeoutError, TimeoutError) as error:
-        return outcome("timeout", f"a cell ran longer than the {cell_timeout:g} s per-cell limit ({_first_line(error)})")
+        return outcome(
+            "timeout", f"a cell ran longer than the {cell_timeout:g} s per-cell limit ({_first_line(error)})"
+        )
     except DeadKernelError as error:
         return outcome("dead_kernel", f"the kernel died (crash, os._exit or out of memory): {_first_line(error)}")
     except Exception as error:  # papermill/nbclient/jupyter_client raise many types; none may crash grading

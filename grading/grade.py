@@ -62,9 +62,7 @@ def submitted_notebooks(submission: Path, released_dir: Path = NOTEBOOKS_DIR) ->
         raise GradingInputError(f"submission folder not found: {submission}")
     released = {path.name for path in course_notebooks(released_dir)}
     present = {
-        module_id(released_dir / name): submission / name
-        for name in sorted(released)
-        if (submission / name).exists()
+        module_id(released_dir / name): submission / name for name in sorted(released) if (submission / name).exists()
     }
     if not present:
         expected = ", ".join(sorted(released)) or "(no released notebooks)"
@@ -142,9 +140,7 @@ def grade_module(
             cwd=sandbox,
             cell_timeout=cell_timeout,
         )
-    checks = run_artifact_checks(
-        module, sandbox / "artifacts", sandbox / "data", variant_dir, variant, sandbox
-    )
+    checks = run_artifact_checks(module, sandbox / "artifacts", sandbox / "data", variant_dir, variant, sandbox)
     if not outcome.ok:
         checks = explain_failures(checks, f"notebook stopped: {outcome.message}")
     return module_entry(checks, outcome.to_dict(), notes), unreadable

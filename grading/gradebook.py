@@ -50,16 +50,13 @@ def gradebook_csv(rows: list[dict[str, Any]], modules: list[str]) -> str:
     return buffer.getvalue()
 
 
-def grade_cohort(
-    cohort: Path, variant: int, out_dir: Path, cell_timeout: float = 120.0, workers: int = 2
-) -> Path:
+def grade_cohort(cohort: Path, variant: int, out_dir: Path, cell_timeout: float = 120.0, workers: int = 2) -> Path:
     """Grade every learner of ``cohort`` into ``out_dir/<learner>/`` and write ``gradebook.csv``."""
     learners = learner_folders(cohort)
     modules = [module_id(path) for path in course_notebooks(NOTEBOOKS_DIR)]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [
-            pool.submit(_grade_one, learner, variant, out_dir / learner.name, cell_timeout)
-            for learner in learners
+            pool.submit(_grade_one, learner, variant, out_dir / learner.name, cell_timeout) for learner in learners
         ]
         rows = [future.result() for future in futures]
     return atomic_write_text(out_dir / "gradebook.csv", gradebook_csv(rows, modules))

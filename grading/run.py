@@ -62,7 +62,9 @@ def refresh_solution_outputs(
             continue
         notebook = clear_outputs(read_notebook(notebook_path))
         client = nbclient.NotebookClient(
-            notebook, timeout=cell_timeout, kernel_name=KERNEL_NAME,
+            notebook,
+            timeout=cell_timeout,
+            kernel_name=KERNEL_NAME,
             resources={"metadata": {"path": str(notebook_path.parent.resolve())}},
         )
         client.execute()

@@ -25,9 +25,7 @@ def write_module_manifest(
         for path in folder.rglob("*")
         if path.is_file() and path.name != MANIFEST_NAME and not path.name.startswith(".")
     )
-    return write_manifest(
-        folder, files, module=module_id, variant=int(variant), data_version=data_version, **facts
-    )
+    return write_manifest(folder, files, module=module_id, variant=int(variant), data_version=data_version, **facts)
 
 
 def read_module_manifest(artifacts_dir: str | Path, module_id: str) -> dict[str, Any]:

@@ -28,17 +28,20 @@ class RawColumn:
 RAW_COLUMNS: tuple[RawColumn, ...] = (
     RawColumn("order_id", "id", "Unique order identifier, e.g. O0001234."),
     RawColumn("created_at", "timestamp", "When the customer placed the order (local time, no zone)."),
-    RawColumn("city_zone", "category", "Delivery zone of the customer.",
-              categories=("center", "north", "south", "east", "west", "harbor")),
+    RawColumn(
+        "city_zone",
+        "category",
+        "Delivery zone of the customer.",
+        categories=("center", "north", "south", "east", "west", "harbor"),
+    ),
     RawColumn("distance_km", "float", "Road distance from restaurant to customer.", "km", 0.0, 30.0),
     RawColumn("prep_time_min", "float", "Preparation time the restaurant announced.", "min", 0.0, 240.0),
-    RawColumn("weather", "category", "Weather at order time.",
-              categories=("clear", "cloudy", "rain", "storm")),
-    RawColumn("vehicle", "category", "Vehicle of the assigned courier.",
-              categories=("bike", "ebike", "scooter", "car")),
+    RawColumn("weather", "category", "Weather at order time.", categories=("clear", "cloudy", "rain", "storm")),
+    RawColumn(
+        "vehicle", "category", "Vehicle of the assigned courier.", categories=("bike", "ebike", "scooter", "car")
+    ),
     RawColumn("basket_size", "int", "Number of items in the order.", "items", 1, 50),
-    RawColumn("is_late", "label", "1 if the order arrived after the promised time, else 0.",
-              min_value=0, max_value=1),
+    RawColumn("is_late", "label", "1 if the order arrived after the promised time, else 0.", min_value=0, max_value=1),
 )
 
 RAW_COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in RAW_COLUMNS)

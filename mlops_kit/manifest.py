@@ -41,9 +41,7 @@ def write_manifest(
     about that file (rows, period, ...). ``fields`` are top-level facts (variant, module...).
     """
     root = Path(directory)
-    extras: Mapping[str, Mapping[str, Any]] = (
-        files if isinstance(files, Mapping) else {name: {} for name in files}
-    )
+    extras: Mapping[str, Mapping[str, Any]] = files if isinstance(files, Mapping) else {name: {} for name in files}
     listed: dict[str, dict[str, Any]] = {}
     for name in sorted(extras):
         path = root / name
@@ -83,8 +81,7 @@ def verify_file(directory: str | Path, name: str, manifest: Mapping[str, Any] | 
     actual = sha256_file(path)
     if actual != entry["sha256"]:
         raise ManifestError(
-            f"file corrupted or changed: {path} has sha256 {actual[:12]}…, "
-            f"the manifest says {entry['sha256'][:12]}…"
+            f"file corrupted or changed: {path} has sha256 {actual[:12]}…, the manifest says {entry['sha256'][:12]}…"
         )
 
 

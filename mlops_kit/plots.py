@@ -46,7 +46,13 @@ def distribution_with_outliers(
     figure, axes = plt.subplots(figsize=(8, 3.2))
     edges = pd.Series(numeric).quantile([0, 1]).to_list()
     has_rule = lower is not None or upper is not None
-    axes.hist(numeric[~outside], bins=bins, range=edges, color="#2980b9", label="inside the rule" if has_rule else "all values")
+    axes.hist(
+        numeric[~outside],
+        bins=bins,
+        range=edges,
+        color="#2980b9",
+        label="inside the rule" if has_rule else "all values",
+    )
     if has_rule:
         axes.hist(numeric[outside], bins=bins, range=edges, color="#c0392b", label=f"outliers ({int(outside.sum())})")
     for bound in (lower, upper):

@@ -63,10 +63,8 @@ def test_load_a_batch_by_month_or_path(name: str) -> None:
 
 def test_batches_periods_and_variant() -> None:
     assert list_batches(SHIPPED_DATA_DIR) == MONTHS
-    assert file_period(SHIPPED_DATA_DIR, "reference") == (
-        pd.Timestamp("2025-01-01"), pd.Timestamp("2025-07-01"))
-    assert file_period(SHIPPED_DATA_DIR, "2025-12") == (
-        pd.Timestamp("2025-12-01"), pd.Timestamp("2026-01-01"))
+    assert file_period(SHIPPED_DATA_DIR, "reference") == (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-07-01"))
+    assert file_period(SHIPPED_DATA_DIR, "2025-12") == (pd.Timestamp("2025-12-01"), pd.Timestamp("2026-01-01"))
     assert data_variant(SHIPPED_DATA_DIR) == 0
 
 
@@ -75,14 +73,12 @@ def test_only_empty_fields_are_missing(tmp_path: Path) -> None:
     row = 'O1,2025-01-01 12:00:00,NA,"4,25",None,Rain ,null,three,1'
     _write_listed_csv(tmp_path, "reference.csv", f"{header}\n{row}\nO2,,,,,,,,\n")
     orders = load_orders(tmp_path)
-    assert orders.loc[0].tolist() == ["O1", "2025-01-01 12:00:00", "NA", "4,25", "None", "Rain ",
-                                      "null", "three", "1"]
+    assert orders.loc[0].tolist() == ["O1", "2025-01-01 12:00:00", "NA", "4,25", "None", "Rain ", "null", "three", "1"]
     assert orders.loc[1].drop("order_id").isna().all()
 
 
 def test_loader_stays_light() -> None:
-    code = ("import sys, mlops_kit.data; "
-            "print(sorted({'mlflow', 'evidently', 'sklearn', 'pandera'} & set(sys.modules)))")
+    code = "import sys, mlops_kit.data; print(sorted({'mlflow', 'evidently', 'sklearn', 'pandera'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
 
@@ -135,8 +131,11 @@ def test_file_not_in_manifest_is_named(data_copy: Path) -> None:
 def test_bad_header_names_missing_and_extra_columns(tmp_path: Path) -> None:
     header = ",".join(RAW_COLUMN_NAMES).replace("basket_size", "items")
     _write_listed_csv(tmp_path, "batches/2025-07.csv", f"{header}\n")
-    with pytest.raises(DataLoadError, match=r"2025-07\.csv.*missing columns \['basket_size'\].*"
-                                            r"unexpected columns \['items'\]"):
+    with pytest.raises(
+        DataLoadError,
+        match=r"2025-07\.csv.*missing columns \['basket_size'\].*"
+        r"unexpected columns \['items'\]",
+    ):
         load_orders(tmp_path, "2025-07")
 
 

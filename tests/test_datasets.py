@@ -77,7 +77,7 @@ def test_regenerating_variant_0_reproduces_the_shipped_files(variant_dirs: dict[
 
 def test_variants_differ_in_defect_rows_and_drift(variant_dirs: dict[int, Path]) -> None:
     ledgers = {v: read_defect_ledger(variant_dirs[v]) for v in VARIANTS}
-    rows = {v: set(zip(ledger["file"], ledger["row"], ledger["defect"])) for v, ledger in ledgers.items()}
+    rows = {v: set(zip(ledger["file"], ledger["row"], ledger["defect"], strict=False)) for v, ledger in ledgers.items()}
     assert rows[0] != rows[7]
     drifts = {v: _active_months(read_drift_ledger(variant_dirs[v])) for v in VARIANTS}
     assert drifts[0] != drifts[7]
@@ -88,8 +88,7 @@ def test_manifest_lists_every_data_file_with_rows_and_period(variant_dirs: dict[
     manifest = verify_manifest(data_dir)
     expected = [REFERENCE_FILE, *(f"batches/{month}.csv" for month in BATCH_MONTHS)]
     assert sorted(manifest["files"]) == sorted(expected)
-    assert (manifest["dataset"], manifest["variant"], manifest["generator_version"]) == (
-        "orders", 7, GENERATOR_VERSION)
+    assert (manifest["dataset"], manifest["variant"], manifest["generator_version"]) == ("orders", 7, GENERATOR_VERSION)
     for name, frame in _load_files(variant_dirs[7]).items():
         assert manifest["files"][name]["rows"] == len(frame)
     assert manifest["files"][REFERENCE_FILE]["period_start"] == "2025-01-01"
@@ -248,9 +247,7 @@ def test_ensure_variant_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert [p.name for p in tmp_path.iterdir()] == ["v3"], "no staging folders left behind"
 
 
-def test_ensure_variant_regenerates_a_stale_or_damaged_variant(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ensure_variant_regenerates_a_stale_or_damaged_variant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as patch:
         patch.setattr(generate, "GENERATOR_VERSION", "0-old")
         old = ensure_variant(3, tmp_path)
@@ -266,15 +263,17 @@ def test_ensure_variant_regenerates_a_stale_or_damaged_variant(
 def test_ensure_variant_regenerates_when_the_manifest_names_another_variant(tmp_path: Path) -> None:
     folder = ensure_variant(5, tmp_path)
     files = read_manifest(folder / DATA_FOLDER)["files"]
-    write_manifest(folder / DATA_FOLDER, {name: {} for name in files}, variant=6,
-                   generator_version=GENERATOR_VERSION)
+    write_manifest(folder / DATA_FOLDER, {name: {} for name in files}, variant=6, generator_version=GENERATOR_VERSION)
     assert read_manifest(ensure_variant(5, tmp_path) / DATA_FOLDER)["variant"] == 5
 
 
 def test_cli_writes_a_variant(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "datasets.generate", "--variant", "2", "--out", str(tmp_path / "v2")],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert read_manifest(tmp_path / "v2" / DATA_FOLDER)["variant"] == 2

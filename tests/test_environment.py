@@ -33,7 +33,11 @@ def test_environment_yml_pins_the_lock_versions() -> None:
     pip_section = next(item["pip"] for item in dependencies if isinstance(item, dict))
     conda_pins = {_normal(pin.split("==")[0]): pin.split("==")[1] for pin in pip_section}
     lock = _lock_pins()
-    differ = {name: (conda_pins.get(name), lock.get(name)) for name in set(conda_pins) | set(lock) if conda_pins.get(name) != lock.get(name)}
+    differ = {
+        name: (conda_pins.get(name), lock.get(name))
+        for name in set(conda_pins) | set(lock)
+        if conda_pins.get(name) != lock.get(name)
+    }
     assert not differ, f"environment.yml and requirements.lock disagree (yml, lock): {differ}; run `make lock`"
 
 

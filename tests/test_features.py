@@ -36,7 +36,13 @@ KIND_TO_DTYPE = {"timestamp": "datetime", "float": "float", "int": "int", "categ
 
 def clean_orders(times: list[str] | None = None) -> pd.DataFrame:
     """Typed clean orders as module 1 returns them (index = source row)."""
-    times = times or ["2025-03-03 10:59:00", "2025-03-04 11:00:00", "2025-03-08 13:00:00", "2025-03-09 20:59:59", "2025-03-10 21:00:00"]
+    times = times or [
+        "2025-03-03 10:59:00",
+        "2025-03-04 11:00:00",
+        "2025-03-08 13:00:00",
+        "2025-03-09 20:59:59",
+        "2025-03-10 21:00:00",
+    ]
     count = len(times)
     return pd.DataFrame(
         {
@@ -70,8 +76,16 @@ def write(tmp_path: Path, content: Any) -> Path:
 def test_shipped_dictionary_loads_and_round_trips(tmp_path: Path) -> None:
     assert isinstance(DICTIONARY, FeatureDictionary)
     assert DICTIONARY.feature_names == [
-        "distance_km", "prep_time_min", "basket_size", "hour", "weekday",
-        "is_weekend", "is_rush_hour", "weather", "vehicle", "city_zone",
+        "distance_km",
+        "prep_time_min",
+        "basket_size",
+        "hour",
+        "weekday",
+        "is_weekend",
+        "is_rush_hour",
+        "weather",
+        "vehicle",
+        "city_zone",
     ]
     saved = DICTIONARY.save(tmp_path / "copy.json")
     assert load_feature_dictionary(saved) == DICTIONARY
@@ -122,7 +136,10 @@ def _duplicate() -> dict[str, Any]:
         ("[1, 2]", "the top level must be a JSON object, got list"),
         ({"name": "x"}, "missing fields 'description', 'key'"),
         (_without(3, "dtype"), "features[3] ('hour'): missing field 'dtype'"),
-        (_features_entry(3, dtype="flot"), "features[3] ('hour'): dtype: unknown dtype 'flot'; known: bool, category, float, int"),
+        (
+            _features_entry(3, dtype="flot"),
+            "features[3] ('hour'): dtype: unknown dtype 'flot'; known: bool, category, float, int",
+        ),
         (_features_entry(0, desciption="typo"), "features[0] ('distance_km'): unknown field 'desciption'"),
         (_features_entry(4, version=0), "features[4] ('weekday'): version must be a whole number of 1 or more"),
         (_features_entry(4, version=True), "version must be a whole number"),
@@ -131,7 +148,10 @@ def _duplicate() -> dict[str, Any]:
         (_features_entry(4, inputs=["is_late"]), "reads the label 'is_late'"),
         (_features_entry(4, inputs=[]), "inputs must name at least one input column"),
         (_features_entry(4, name="Weekday"), "'Weekday' is not a valid name"),
-        (_features_entry(0, compute="hour_of_day"), "has the name of the input 'distance_km' but is computed differently"),
+        (
+            _features_entry(0, compute="hour_of_day"),
+            "has the name of the input 'distance_km' but is computed differently",
+        ),
         (_features_entry(4, name="is_late"), "cannot be named like the key, label or prediction"),
         (_duplicate(), "features: duplicate name 'hour'"),
         ({**payload(), "features": []}, "the dictionary declares no feature"),
@@ -153,8 +173,14 @@ def test_missing_dictionary_file_is_named(tmp_path: Path) -> None:
 
 
 def test_with_feature_checks_the_new_entry() -> None:
-    entry = {"name": "is_bad_weather", "dtype": "bool", "description": "Rain or storm.", "version": 1,
-             "inputs": ["weather"], "compute": "bad_weather"}
+    entry = {
+        "name": "is_bad_weather",
+        "dtype": "bool",
+        "description": "Rain or storm.",
+        "version": 1,
+        "inputs": ["weather"],
+        "compute": "bad_weather",
+    }
     extended = DICTIONARY.with_feature(entry)
     assert extended.feature_names == [*DICTIONARY.feature_names, "is_bad_weather"]
     assert DICTIONARY.feature_names[-1] == "city_zone", "the original is unchanged"
@@ -181,8 +207,15 @@ def test_transformer_names_match_the_dictionary_and_values_are_right() -> None:
     assert features["is_rush_hour"].tolist() == [False, True, False, True, False], "rush hours end exclusive"
     assert features["distance_km"].tolist() == orders["distance_km"].tolist()
     assert {name: str(dtype) for name, dtype in features.dtypes.items()} == {
-        "distance_km": "float64", "prep_time_min": "float64", "basket_size": "int64", "hour": "int64",
-        "weekday": "int64", "is_weekend": "bool", "is_rush_hour": "bool", "weather": "str", "vehicle": "str",
+        "distance_km": "float64",
+        "prep_time_min": "float64",
+        "basket_size": "int64",
+        "hour": "int64",
+        "weekday": "int64",
+        "is_weekend": "bool",
+        "is_rush_hour": "bool",
+        "weather": "str",
+        "vehicle": "str",
         "city_zone": "str",
     }
 
@@ -214,8 +247,14 @@ def bad_weather_edited(inputs: pd.DataFrame) -> pd.Series:
     return inputs["weather"].isin(["storm"])
 
 
-BAD_WEATHER = {"name": "is_bad_weather", "dtype": "bool", "description": "Rain or storm.", "version": 1,
-               "inputs": ["weather"], "compute": "bad_weather"}
+BAD_WEATHER = {
+    "name": "is_bad_weather",
+    "dtype": "bool",
+    "description": "Rain or storm.",
+    "version": 1,
+    "inputs": ["weather"],
+    "compute": "bad_weather",
+}
 
 
 def test_a_learner_computation_extends_the_features() -> None:
@@ -238,7 +277,9 @@ def test_feature_set_version_follows_dictionary_and_code() -> None:
     extended = DICTIONARY.with_feature(BAD_WEATHER)
     with_code = feature_set_version(extended, {"bad_weather": bad_weather})
     assert with_code != reference
-    assert feature_set_version(extended, {"bad_weather": bad_weather_edited}) != with_code, "the computation's code counts"
+    assert feature_set_version(extended, {"bad_weather": bad_weather_edited}) != with_code, (
+        "the computation's code counts"
+    )
     assert feature_set_version(DICTIONARY, {"unused": bad_weather}) == reference, "unused computations do not"
 
 

@@ -75,7 +75,9 @@ def test_unsolved_release_scores_zero_and_runs_to_the_end(tmp_path: Path) -> Non
 def test_answers_hard_coded_for_the_shipped_data_lose_points_on_another_variant(tmp_path: Path) -> None:
     reference = _grade(tmp_path / "v0", _submission(tmp_path / "v0", SOLUTIONS_DIR, MODULE1), variant=0)
     assert reference["modules"][MODULE1]["points"] == reference["modules"][MODULE1]["max_points"]
-    answers = json.loads((tmp_path / "v0" / "out" / "sandbox" / MODULE1 / "artifacts" / MODULE1 / "answers.json").read_text())
+    answers = json.loads(
+        (tmp_path / "v0" / "out" / "sandbox" / MODULE1 / "artifacts" / MODULE1 / "answers.json").read_text()
+    )
     submission = _submission(tmp_path / "v7", SOLUTIONS_DIR, MODULE1)
     _edit_exercise(submission / f"{MODULE1}.ipynb", "m01-ex4", f"ANSWERS = {answers!r}")
     card = _grade(tmp_path / "v7", submission, variant=7)
@@ -120,7 +122,10 @@ def test_cli_grades_with_relative_paths(tmp_path: Path) -> None:
     _submission(tmp_path, SOLUTIONS_DIR, MODULE1)
     completed = subprocess.run(
         [sys.executable, "-m", "grading", "grade", "submission", "--variant", "2", "--out", "out"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
     card = json.loads((tmp_path / "out" / "scorecard.json").read_text())

@@ -149,6 +149,7 @@ def test_a_parameter_change_reruns_its_stage_and_downstream_only(tmp_path: Path)
 
 def test_same_output_keeps_downstream_cached(tmp_path: Path) -> None:
     """Keys use input *content*: a stage that re-runs to the same output invalidates nothing below it."""
+
     def pipeline(limit: int) -> Pipeline:
         return Pipeline(
             [
@@ -206,7 +207,13 @@ def test_a_failing_stage_is_recorded_skips_downstream_and_notifies(tmp_path: Pat
     before = tree(tmp_path / "cache")
     result = failing_pipeline().run(tmp_path, on_failure=calls.append)
     assert not result.ok and result.record["status"] == "failed"
-    assert statuses(result) == {"numbers": "cached", "doubled": "cached", "broken": "failed", "after": "skipped", "summary": "cached"}
+    assert statuses(result) == {
+        "numbers": "cached",
+        "doubled": "cached",
+        "broken": "failed",
+        "after": "skipped",
+        "summary": "cached",
+    }
     broken = result.stage("broken")
     assert broken["error"] == "RuntimeError: the disk is full" and "RuntimeError" in broken["traceback"]
     assert broken["output_hash"] is None and broken["notified"] is True
@@ -248,7 +255,9 @@ def test_an_output_the_cache_cannot_store_fails_the_stage(tmp_path: Path) -> Non
     def unstorable(numbers: pd.DataFrame) -> Any:
         return {1, 2, 3}
 
-    result = Pipeline([Stage("numbers", numbers, params={"count": 2}), Stage("bad", unstorable, inputs=["numbers"])]).run(tmp_path)
+    result = Pipeline(
+        [Stage("numbers", numbers, params={"count": 2}), Stage("bad", unstorable, inputs=["numbers"])]
+    ).run(tmp_path)
     assert result.stage("bad")["status"] == "failed"
     assert "StageOutputError" in result.stage("bad")["error"] and "set" in result.stage("bad")["error"]
     assert not (tmp_path / "cache" / "bad").exists() or not any((tmp_path / "cache" / "bad").iterdir())
@@ -295,7 +304,10 @@ def _opaque(numbers: pd.DataFrame, **anything: Any) -> pd.DataFrame:
     ("build", "message"),
     [
         (lambda: Pipeline([]), "at least one stage"),
-        (lambda: Pipeline([Stage("a", numbers, params={"count": 1}), Stage("a", numbers, params={"count": 2})]), "two stages are called 'a'"),
+        (
+            lambda: Pipeline([Stage("a", numbers, params={"count": 1}), Stage("a", numbers, params={"count": 2})]),
+            "two stages are called 'a'",
+        ),
         (lambda: Pipeline([Stage("b", anything, inputs=["missing"])]), "takes the output of ['missing']"),
         (lambda: Pipeline([Stage("x", anything, inputs=["y"]), Stage("y", anything, inputs=["x"])]), "in a cycle"),
         (lambda: Stage("Bad Name", numbers), "stage name 'Bad Name'"),
@@ -330,7 +342,11 @@ def test_pipeline_orders_stages_by_their_inputs() -> None:
 
 def test_frame_hash_survives_parquet_and_sees_every_change(tmp_path: Path) -> None:
     frame = pd.DataFrame(
-        {"s": ["a", "b", None], "t": pd.to_datetime(["2025-01-01", None, "2025-02-01"]), "n": pd.array([1, None, 3], dtype="Int64")},
+        {
+            "s": ["a", "b", None],
+            "t": pd.to_datetime(["2025-01-01", None, "2025-02-01"]),
+            "n": pd.array([1, None, 3], dtype="Int64"),
+        },
         index=pd.Index([5, 6, 9], name="source_row"),
     ).astype({"s": "str"})
     frame.to_parquet(tmp_path / "f.parquet")
@@ -344,7 +360,10 @@ def test_frame_hash_survives_parquet_and_sees_every_change(tmp_path: Path) -> No
 
 def test_canonical_values() -> None:
     assert hash_value({"b": 1, "a": [1.0, "x"]}) == hash_value({"a": (1.0, "x"), "b": 1})
-    assert to_canonical({"when": pd.Timestamp("2025-07-01"), "path": Path("a/b")}) == {"path": "a/b", "when": "2025-07-01T00:00:00"}
+    assert to_canonical({"when": pd.Timestamp("2025-07-01"), "path": Path("a/b")}) == {
+        "path": "a/b",
+        "when": "2025-07-01T00:00:00",
+    }
     assert to_canonical(doubled)["code_version"] == code_version(doubled)
     with pytest.raises(UnhashableError, match="dict keys must be strings"):
         to_canonical({1: "x"})

@@ -45,7 +45,13 @@ def write_data(folder: Path, orders: pd.DataFrame, variant: int = 0) -> Path:
     period = load_manifest(SHIPPED_DATA_DIR)["files"]["reference.csv"]
     write_manifest(
         folder,
-        {"reference.csv": {"rows": len(orders), "period_start": period["period_start"], "period_end": period["period_end"]}},
+        {
+            "reference.csv": {
+                "rows": len(orders),
+                "period_start": period["period_start"],
+                "period_end": period["period_end"],
+            }
+        },
         dataset="orders",
         variant=variant,
     )
@@ -80,7 +86,9 @@ def test_reference_pipeline_matches_module1_and_the_dictionary(small_data: Path,
     split = result.output("split")
     assert len(split["train"]) + len(split["valid"]) == len(expected.clean)
     assert sorted(split["valid"]["created_at"].dt.to_period("M").astype(str).unique()) == ["2025-05", "2025-06"]
-    assert result.stage("validate")["rows_in"] == len(raw) and result.stage("validate")["rows_out"] == len(expected.clean)
+    assert result.stage("validate")["rows_in"] == len(raw) and result.stage("validate")["rows_out"] == len(
+        expected.clean
+    )
 
 
 def test_ingest_refuses_data_that_changed_since_the_declaration(small_data: Path, tmp_path: Path) -> None:
@@ -128,7 +136,9 @@ def test_cache_question_answers_are_what_the_engine_does(small_data: Path, tmp_p
     changed = {
         "valid_months": baseline.with_params("split", valid_months=3),
         "description": baseline.replace(features_stage(parse_feature_dictionary(reworded))),
-        "new_data": with_ingest(orders_pipeline(_corrected_copy(small_data, tmp_path / "corrected" / "data")), ingest_v1),
+        "new_data": with_ingest(
+            orders_pipeline(_corrected_copy(small_data, tmp_path / "corrected" / "data")), ingest_v1
+        ),
         "moved_folder": with_ingest(orders_pipeline(moved), ingest_v1),
         "ingest_comment": with_ingest(orders_pipeline(small_data), ingest_v2),
     }
@@ -209,11 +219,18 @@ def test_ensure_builds_without_module1_artifacts_then_loads(small_data: Path, tm
     assert list(built.train_features.columns) == built.dictionary.feature_names
     assert built.train_features.index.equals(built.train.index) and built.valid_features.index.equals(built.valid.index)
     assert built.feature_set_version == feature_set_version(load_feature_dictionary())
-    assert built.data_version == validate(load_orders(small_data), reference_rules(pd.Timestamp("2025-07-01"))).data_version
+    assert (
+        built.data_version
+        == validate(load_orders(small_data), reference_rules(pd.Timestamp("2025-07-01"))).data_version
+    )
     assert built.label == "is_late" and built.train["created_at"].max() < built.valid["created_at"].min()
     assert built.manifest["module1_data_version_agrees"] is None
     loaded = ensure_feature_set(artifacts, small_data, 0)
-    assert loaded.origin == "loaded" and loaded.train.equals(built.train) and loaded.valid_features.equals(built.valid_features)
+    assert (
+        loaded.origin == "loaded"
+        and loaded.train.equals(built.train)
+        and loaded.valid_features.equals(built.valid_features)
+    )
 
 
 def test_ensure_rebuilds_what_it_cannot_trust(small_data: Path, tmp_path: Path) -> None:
@@ -248,6 +265,7 @@ def test_ensure_rejects_a_stale_or_foreign_feature_set(small_data: Path, tmp_pat
 
 def test_an_empty_split_is_rebuilt_for_later_modules(small_data: Path, tmp_path: Path) -> None:
     """A learner's unfinished split (everything in train) must not reach module 3."""
+
     def everything_in_train(features: pd.DataFrame, valid_months: int) -> dict[str, pd.DataFrame]:
         return {"train": features, "valid": features.iloc[:0]}
 

@@ -147,7 +147,12 @@ def logged(store: Tracking, candidate: Candidate, splits):
     """One fully logged and registered version (the real model every other version reuses)."""
     _, valid = splits
     return log_candidate(
-        store, candidate, model_name=MODEL, lineage=LINEAGE, card=card_for(candidate), input_example=valid.drop(columns="is_late")
+        store,
+        candidate,
+        model_name=MODEL,
+        lineage=LINEAGE,
+        card=card_for(candidate),
+        input_example=valid.drop(columns="is_late"),
     )
 
 
@@ -159,7 +164,9 @@ class Versions:
         source = store.client().get_model_version(MODEL, logged.version)
         self.source, self.model_id = source.source, source.model_id
 
-    def add(self, roc_auc: float | None, lineage: dict[str, str] | None = LINEAGE, card: str | None = "complete") -> str:
+    def add(
+        self, roc_auc: float | None, lineage: dict[str, str] | None = LINEAGE, card: str | None = "complete"
+    ) -> str:
         client = self.store.client()
         run = client.create_run(self.store.experiment_id, tags={**(lineage or {}), "registered_model": self.name})
         if roc_auc is not None:
@@ -179,7 +186,9 @@ def versions(store: Tracking, logged, request) -> Versions:
     return Versions(store, logged, f"model-{request.node.name.replace('[', '-').replace(']', '')}")
 
 
-def facts(version: str, roc_auc: float | None = 0.7, tags: dict[str, str] | None = None, card: tuple[str, ...] | None = ()) -> VersionFacts:
+def facts(
+    version: str, roc_auc: float | None = 0.7, tags: dict[str, str] | None = None, card: tuple[str, ...] | None = ()
+) -> VersionFacts:
     metrics = {} if roc_auc is None else {"roc_auc": roc_auc, "log_loss": 1 - roc_auc}
     return VersionFacts(MODEL, version, f"run{version}", dict(LINEAGE if tags is None else tags), metrics, (), card)
 
@@ -207,7 +216,9 @@ def test_everything_stays_in_the_artifacts_dir(store: Tracking, logged, artifact
 # --- logging -----------------------------------------------------------------------------
 
 
-def test_a_logged_run_records_params_metrics_lineage_environment_model_and_card(store: Tracking, logged, candidate) -> None:
+def test_a_logged_run_records_params_metrics_lineage_environment_model_and_card(
+    store: Tracking, logged, candidate
+) -> None:
     import mlflow
 
     run = store.client().get_run(logged.run_id)
@@ -217,11 +228,18 @@ def test_a_logged_run_records_params_metrics_lineage_environment_model_and_card(
     for tags in (run.data.tags, store.client().get_model_version(MODEL, logged.version).tags):
         assert {key: tags[key] for key in LINEAGE_TAGS} == LINEAGE
         assert tags["env.python"].startswith("3.") and tags["env.scikit-learn"] and tags["env.mlflow"]
-    card = store.client().download_artifacts(logged.run_id, CARD_FILE, str(Path(store.uri[len("sqlite:///"):]).parent))
+    card = store.client().download_artifacts(logged.run_id, CARD_FILE, str(Path(store.uri[len("sqlite:///") :]).parent))
     assert not card_problems(Path(card).read_text(encoding="utf-8"))
     info = mlflow.models.get_model_info(f"models:/{MODEL}/{logged.version}")
     assert [column["name"] for column in info.signature.inputs.to_dict()] == [
-        "order_id", "created_at", "city_zone", "distance_km", "prep_time_min", "weather", "vehicle", "basket_size"
+        "order_id",
+        "created_at",
+        "city_zone",
+        "distance_km",
+        "prep_time_min",
+        "weather",
+        "vehicle",
+        "basket_size",
     ]
     assert info.flavors["python_function"]["predict_fn"] == "predict_proba"
     assert info.saved_input_example_info is not None
@@ -232,8 +250,17 @@ def test_a_logged_run_records_params_metrics_lineage_environment_model_and_card(
 def test_logging_without_lineage_warns_and_the_version_cannot_be_promoted(store: Tracking, candidate, splits) -> None:
     _, valid = splits
     with pytest.warns(UserWarning, match="without lineage tags data_version, feature_set_version"):
-        version = log_candidate(store, candidate, model_name="no-lineage", lineage={}, card=None, input_example=valid.drop(columns="is_late"))
-    with pytest.raises(MissingLineageError, match=r"version 1 of 'no-lineage' has no lineage tags data_version, feature_set_version"):
+        version = log_candidate(
+            store,
+            candidate,
+            model_name="no-lineage",
+            lineage={},
+            card=None,
+            input_example=valid.drop(columns="is_late"),
+        )
+    with pytest.raises(
+        MissingLineageError, match=r"version 1 of 'no-lineage' has no lineage tags data_version, feature_set_version"
+    ):
         promote(store, "no-lineage", version.version, POLICY, reason="try")
     assert "champion" not in aliases(store, "no-lineage")
 
@@ -242,9 +269,13 @@ def test_a_model_with_unreviewed_types_is_refused(store: Tracking, splits) -> No
     from sklearn.ensemble import RandomForestClassifier
 
     train, valid = splits
-    forest = fit_candidate("forest", pipeline(RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0)), train, valid)
+    forest = fit_candidate(
+        "forest", pipeline(RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0)), train, valid
+    )
     with pytest.raises(UntrustedTypesError, match=r"sklearn\.tree\._tree\.Tree"):
-        log_candidate(store, forest, model_name="unreviewed", lineage=LINEAGE, card=None, input_example=valid, allowed_types=())
+        log_candidate(
+            store, forest, model_name="unreviewed", lineage=LINEAGE, card=None, input_example=valid, allowed_types=()
+        )
     with pytest.raises(ModelNotFound):
         aliases(store, "unreviewed")
 
@@ -299,7 +330,9 @@ def test_champion_moves_only_through_promotion(store: Tracking, versions: Versio
         (facts("1", 0.8), facts("1", 0.8), False, "version 1 already is the champion"),
     ],
 )
-def test_policy_decisions(candidate_facts: VersionFacts, champion: VersionFacts | None, approved: bool, reason: str) -> None:
+def test_policy_decisions(
+    candidate_facts: VersionFacts, champion: VersionFacts | None, approved: bool, reason: str
+) -> None:
     decision = evaluate_policy(POLICY, candidate_facts, champion)
     assert decision.approved is approved
     assert reason in decision.summary()
@@ -346,7 +379,9 @@ def test_best_version_follows_the_metric_direction_and_prefers_the_older_on_ties
 # --- promotion and audit trail -----------------------------------------------------------
 
 
-def test_promotion_moves_the_alias_and_leaves_an_audit_trail(store: Tracking, versions: Versions, tmp_path, monkeypatch) -> None:
+def test_promotion_moves_the_alias_and_leaves_an_audit_trail(
+    store: Tracking, versions: Versions, tmp_path, monkeypatch
+) -> None:
     monkeypatch.setenv("MLOPS_ACTOR", "ci-bot")
     log = tmp_path / "audit_log.jsonl"
     first, better, worse = versions.add(0.70), versions.add(0.75), versions.add(0.72)
@@ -358,7 +393,9 @@ def test_promotion_moves_the_alias_and_leaves_an_audit_trail(store: Tracking, ve
 
     tags = store.client().get_model_version(versions.name, better).tags
     assert set(AUDIT_TAGS) <= set(tags)
-    assert tags["audit.decision"] == "approved" and tags["audit.by"] == "ci-bot" and tags["audit.why"] == "better ROC AUC"
+    assert (
+        tags["audit.decision"] == "approved" and tags["audit.by"] == "ci-bot" and tags["audit.why"] == "better ROC AUC"
+    )
     assert tags["audit.replaced"] == first and tags["audit.alias"] == "champion"
     assert pd.Timestamp(tags["audit.at"]).tzinfo is not None
     assert json.loads(tags["audit.policy"])["metric"] == "roc_auc"
@@ -372,7 +409,9 @@ def test_promotion_moves_the_alias_and_leaves_an_audit_trail(store: Tracking, ve
 
     history = read_audit_log(log)
     assert [(entry["version"], entry["decision"], entry["replaced"]) for entry in history] == [
-        (first, "approved", None), (better, "approved", first), (worse, "refused", None)
+        (first, "approved", None),
+        (better, "approved", first),
+        (worse, "refused", None),
     ]
     assert all(entry["by"] == "ci-bot" and entry["policy"]["min_value"] == 0.6 for entry in history)
 
@@ -467,7 +506,9 @@ def test_model_card_renders_the_required_sections(candidate) -> None:
     assert card_problems(markdown) == []
     assert card_problems(None) == ["no model card"]
     assert card_problems("# Card\n\n## Intended use\n\n## Data\n- x\n") == [
-        "section '## Intended use' is empty", "section '## Metrics' is missing", "section '## Limitations' is missing"
+        "section '## Intended use' is empty",
+        "section '## Metrics' is missing",
+        "section '## Limitations' is missing",
     ]
 
 

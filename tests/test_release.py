@@ -8,11 +8,11 @@ import nbformat
 import pytest
 
 from grading.notebook_io import NotebookError, read_notebook
+from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR, course_notebooks
 from grading.release import release, release_notebook, stale_notebooks
 from grading.steps.cell_roles import is_exercise, is_locked, lock_intact
 from grading.steps.restore_locked import restore_locked
 from grading.steps.strip_solutions import SolutionMarkerError, strip_source
-from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR, course_notebooks
 
 
 def _notebook(*sources: str) -> nbformat.NotebookNode:
@@ -83,7 +83,9 @@ def test_solutions_follow_the_notebook_contract() -> None:
     for path in course_notebooks(SOLUTIONS_DIR):
         notebook = read_notebook(path)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-        assert "parameters" in code[0].metadata.get("tags", []), f"{path.name}: first code cell must be tagged parameters"
+        assert "parameters" in code[0].metadata.get("tags", []), (
+            f"{path.name}: first code cell must be tagged parameters"
+        )
         for name in ("DATA_DIR", "ARTIFACTS_DIR", "VARIANT"):
             assert f"{name} = " in code[0].source, f"{path.name}: parameters cell must define {name}"
         assert notebook.metadata["kernelspec"]["name"] == "mlops-course"
@@ -109,7 +111,11 @@ def test_restore_puts_back_edited_and_deleted_locked_cells() -> None:
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [("not json {", "invalid notebook JSON"), ('{"a": 1}', "without a 'cells' list"), ('{"cells": "x"}', "not a valid notebook")],
+    [
+        ("not json {", "invalid notebook JSON"),
+        ('{"a": 1}', "without a 'cells' list"),
+        ('{"cells": "x"}', "not a valid notebook"),
+    ],
 )
 def test_bad_notebook_files_are_named(tmp_path: Path, content: str, problem: str) -> None:
     path = tmp_path / "01_data_validation.ipynb"

@@ -176,8 +176,13 @@ def test_each_defect_quarantines_exactly_its_row(column: str, value: str | None,
 
 def test_defect_kinds_are_the_seven_codes() -> None:
     assert set(DEFECT_KINDS) == {
-        "missing_required", "impossible_value", "outlier", "duplicate_id",
-        "wrong_type", "future_timestamp", "unknown_category",
+        "missing_required",
+        "impossible_value",
+        "outlier",
+        "duplicate_id",
+        "wrong_type",
+        "future_timestamp",
+        "unknown_category",
     }
     assert {code.split(":")[0] for _, _, code in DEFECT_CASES} | {"duplicate_id"} == set(DEFECT_KINDS)
 
@@ -250,13 +255,21 @@ def test_impute_median_uses_only_clean_rows() -> None:
 
 def test_impute_most_frequent_breaks_ties_deterministically() -> None:
     raw = orders(
-        order(1, weather="rain"), order(2, weather="rain"), order(3, weather="clear"),
-        order(4, weather="clear"), order(5, weather=None),
+        order(1, weather="rain"),
+        order(2, weather="rain"),
+        order(3, weather="clear"),
+        order(4, weather="clear"),
+        order(5, weather=None),
     )
     result = validate(raw, RULES)
     assert result.quarantine.empty
     assert result.clean.loc[4, "weather"] == "clear"
-    assert result.report["imputed"][1] == {"column": "weather", "strategy": "most_frequent", "value": "clear", "rows": 1}
+    assert result.report["imputed"][1] == {
+        "column": "weather",
+        "strategy": "most_frequent",
+        "value": "clear",
+        "rows": 1,
+    }
 
 
 def test_impute_constant_and_int_median() -> None:
@@ -451,7 +464,10 @@ def test_report_is_json_and_counts_are_right() -> None:
     report = json.loads(json.dumps(result.report))  # plain JSON types only
     assert report == result.report
     assert (report["source"], report["rows_in"], report["rows_clean"], report["rows_quarantined"]) == (
-        "hand-made", 9, 2, 7,
+        "hand-made",
+        9,
+        2,
+        7,
     )
     entry = check(result, "unknown_category", "vehicle")
     assert entry["failures"] == 7 and len(entry["examples"]) == 5

@@ -126,7 +126,6 @@ class CheckResults:
         if self.target is None:
             return
         checks = [
-            {key: value for key, value in entry.items() if not key.startswith("_")}
-            for entry in self.results.values()
+            {key: value for key, value in entry.items() if not key.startswith("_")} for entry in self.results.values()
         ]
         atomic_write_json(self.target, {"checks": checks})

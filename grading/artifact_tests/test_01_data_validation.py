@@ -52,7 +52,6 @@ class Truth:
         return set(frame["row"].astype(int))
 
 
-
 @pytest.fixture(scope="session")
 def truth(data_dir: Path, variant_dir: Path) -> Truth:
     defects = read_defect_ledger(variant_dir)
@@ -86,10 +85,9 @@ def artifacts(artifacts_dir: Path, variant: int, truth: Truth) -> Module1Artifac
         )
     reasons = {
         int(row): set(str(text).split(";")) if isinstance(text, str) else set()
-        for row, text in zip(quarantine["source_row"], quarantine["reasons"])
+        for row, text in zip(quarantine["source_row"], quarantine["reasons"], strict=False)
     }
     return Module1Artifacts(clean, quarantine, report, answers, reasons)
-
 
 
 def _flagged(artifacts: Module1Artifacts, code: str) -> set[int]:
@@ -102,7 +100,9 @@ def _check_defect_quarantined(artifacts: Module1Artifacts, truth: Truth, defect:
     flagged = _flagged(artifacts, code)
     missed = expected - flagged
     extra = flagged - expected
-    assert not missed, f"{len(missed)} of {len(expected)} {defect} rows were not quarantined as {code} (rows {rows_text(missed)})"
+    assert not missed, (
+        f"{len(missed)} of {len(expected)} {defect} rows were not quarantined as {code} (rows {rows_text(missed)})"
+    )
     assert not extra, f"{len(extra)} rows were flagged {code} that are not {defect} defects (rows {rows_text(extra)})"
 
 
@@ -126,8 +126,12 @@ def test_missing_value_policy(artifacts: Module1Artifacts, truth: Truth) -> None
     gaps = gaps[gaps > 0]
     assert gaps.empty, f"clean.csv still has missing values: {gaps.to_dict()}"
     required = truth.rows("missing_required")
-    missed = {row for row in required if not any(r.startswith("missing_required:") for r in artifacts.reasons.get(row, set()))}
-    assert not missed, f"{len(missed)} rows missing a required value were not quarantined as missing_required (rows {rows_text(missed)})"
+    missed = {
+        row for row in required if not any(r.startswith("missing_required:") for r in artifacts.reasons.get(row, set()))
+    }
+    assert not missed, (
+        f"{len(missed)} rows missing a required value were not quarantined as missing_required (rows {rows_text(missed)})"
+    )
 
 
 @pytest.mark.points(2)
@@ -176,4 +180,6 @@ def test_answer_prep_time_fill_value(artifacts: Module1Artifacts, truth: Truth) 
     answer = float(_answer(artifacts, "prep_time_fill_value"))
     valid = truth.raw.drop(index=sorted(truth.rows(action="quarantine")))["prep_time_min"].dropna().astype(float)
     expected = float(valid.median())
-    assert abs(answer - expected) < 1e-6, f"prep_time_fill_value is {answer}, the median of the valid values is {expected}"
+    assert abs(answer - expected) < 1e-6, (
+        f"prep_time_fill_value is {answer}, the median of the valid values is {expected}"
+    )

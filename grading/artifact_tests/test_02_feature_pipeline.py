@@ -87,8 +87,6 @@ class Truth:
         return list(months[-DEFAULT_VALID_MONTHS:])
 
 
-
-
 def _expected_features(raw: pd.DataFrame, clean_rows: set[int]) -> pd.DataFrame:
     """The shipped dictionary's features of the clean rows, from the raw text (datasheet definitions)."""
     rows = raw.loc[sorted(clean_rows)]
@@ -144,12 +142,23 @@ def _check_engine(folder: Path, runs: dict[str, dict[str, Any]]) -> None:
     """Preconditions: the lineage of the first run, the repeat's cache hits, the broken run's failure."""
     for entry in runs["first"]["stages"]:
         if entry["status"] != "ran" or not entry["cache_key"] or not entry["output_hash"] or entry["rows_out"] is None:
-            fail(f"first run, stage {entry['name']}: expected it to run and record its key, output hash and rows, got {entry['status']}")
-        if set(entry["inputs"]) != set(STAGE_NAMES[: STAGE_NAMES.index(entry["name"])][-1:]) or None in entry["inputs"].values():
+            fail(
+                f"first run, stage {entry['name']}: expected it to run and record its key, output hash and rows, got {entry['status']}"
+            )
+        if (
+            set(entry["inputs"]) != set(STAGE_NAMES[: STAGE_NAMES.index(entry["name"])][-1:])
+            or None in entry["inputs"].values()
+        ):
             fail(f"first run, stage {entry['name']}: the run record lacks the hash of its input ({entry['inputs']})")
-    for first, repeat in zip(runs["first"]["stages"], runs["repeat"]["stages"]):
-        if repeat["status"] != "cached" or repeat["cache_key"] != first["cache_key"] or repeat["output_hash"] != first["output_hash"]:
-            fail(f"the repeat run should be all cache hits with the first run's keys; stage {repeat['name']} was {repeat['status']}")
+    for first, repeat in zip(runs["first"]["stages"], runs["repeat"]["stages"], strict=False):
+        if (
+            repeat["status"] != "cached"
+            or repeat["cache_key"] != first["cache_key"]
+            or repeat["output_hash"] != first["output_hash"]
+        ):
+            fail(
+                f"the repeat run should be all cache hits with the first run's keys; stage {repeat['name']} was {repeat['status']}"
+            )
     broken = {entry["name"]: entry["status"] for entry in runs["broken"]["stages"]}
     if broken != {"ingest": "cached", "validate": "cached", "features": "failed", "split": "skipped"}:
         fail(f"the broken run should fail at features and skip split, its statuses are {broken}")
@@ -206,9 +215,15 @@ def test_split_is_time_based(artifacts: Module2Artifacts, truth: Truth) -> None:
     wrong_valid = artifacts.valid.index[~valid_month.isin(valid_months)]
     wrong_train = artifacts.train.index[train_month.isin(valid_months)]
     shown = ", ".join(str(month) for month in sorted(valid_months))
-    assert not len(wrong_valid), f"{len(wrong_valid)} valid orders are not from the newest months ({shown}): rows {rows_text(wrong_valid)}"
-    assert not len(wrong_train), f"{len(wrong_train)} train orders are from the validation months ({shown}): rows {rows_text(wrong_train)}"
-    assert artifacts.train["created_at"].max() < artifacts.valid["created_at"].min(), "some train order is newer than a valid order"
+    assert not len(wrong_valid), (
+        f"{len(wrong_valid)} valid orders are not from the newest months ({shown}): rows {rows_text(wrong_valid)}"
+    )
+    assert not len(wrong_train), (
+        f"{len(wrong_train)} train orders are from the validation months ({shown}): rows {rows_text(wrong_train)}"
+    )
+    assert artifacts.train["created_at"].max() < artifacts.valid["created_at"].min(), (
+        "some train order is newer than a valid order"
+    )
 
 
 @pytest.mark.points(2)
@@ -225,8 +240,12 @@ def test_split_keeps_every_clean_order_once(artifacts: Module2Artifacts, truth: 
     assert not lost, f"{len(lost)} clean orders are in neither split (source rows {rows_text(lost)})"
     assert not extra, f"{len(extra)} rows in the splits are not clean orders (source rows {rows_text(extra)})"
     total = len(artifacts.train) + len(artifacts.valid)
-    assert total == len(truth.clean_rows), f"the splits hold {total} rows for {len(truth.clean_rows)} clean orders: some appear twice"
-    assert tuple(artifacts.train.columns) == RAW_COLUMN_NAMES == tuple(artifacts.valid.columns), "the splits lost order columns"
+    assert total == len(truth.clean_rows), (
+        f"the splits hold {total} rows for {len(truth.clean_rows)} clean orders: some appear twice"
+    )
+    assert tuple(artifacts.train.columns) == RAW_COLUMN_NAMES == tuple(artifacts.valid.columns), (
+        "the splits lost order columns"
+    )
 
 
 @pytest.mark.points(1)
@@ -269,7 +288,7 @@ def _added(artifacts: Module2Artifacts, truth: Truth) -> tuple[FeatureDictionary
     assert extended.to_dict()["features"][: len(shipped)] == shipped, (
         "the extended dictionary must keep every shipped feature unchanged and add yours at the end"
     )
-    added = extended.feature_names[len(shipped):]
+    added = extended.feature_names[len(shipped) :]
     assert added, "no feature was added to the dictionary (NEW_FEATURE is still None)"
     return extended, added
 
@@ -292,10 +311,14 @@ def test_added_feature_computed(artifacts: Module2Artifacts, truth: Truth) -> No
     """Exercise 2: the new feature is computed for every clean order, varies, and is not a copy of another feature."""
     extended, added = _added(artifacts, truth)
     record = artifacts.stage("added_feature", "features")
-    assert record["status"] == "ran", f"the features stage of the add-a-feature run {record['status']}: {record.get('error')}"
+    assert record["status"] == "ran", (
+        f"the features stage of the add-a-feature run {record['status']}: {record.get('error')}"
+    )
     cache = Cache(artifacts.folder / "cache")
     entry = cache.lookup("features", record["cache_key"])
-    assert entry is not None, f"the cache has no output for the add-a-feature run's features stage ({record['cache_key']})"
+    assert entry is not None, (
+        f"the cache has no output for the add-a-feature run's features stage ({record['cache_key']})"
+    )
     table = cache.load(entry)
     for name in added:
         assert name in table.columns, f"the features output has no column {name}"
@@ -303,7 +326,11 @@ def test_added_feature_computed(artifacts: Module2Artifacts, truth: Truth) -> No
         assert set(values.index) == truth.clean_rows, f"{name} is not computed for exactly the clean orders"
         assert not values.isna().any(), f"{name} is missing for {int(values.isna().sum())} orders"
         assert values.nunique() > 1, f"{name} has the same value for every order: it tells the model nothing"
-        copies = [other for other in truth.dictionary.feature_names if truth.features[other].astype(str).equals(values.loc[truth.features.index].astype(str))]
+        copies = [
+            other
+            for other in truth.dictionary.feature_names
+            if truth.features[other].astype(str).equals(values.loc[truth.features.index].astype(str))
+        ]
         assert not copies, f"{name} repeats the existing feature {copies[0]}"
         assert extended.feature(name).version >= 1
 

@@ -67,7 +67,6 @@ class Registry:
         return next((version for version in self.versions if version.version == number), None)
 
 
-
 @pytest.fixture(scope="session")
 def expected_lineage(data_dir: Path) -> dict[str, str]:
     """The graded variant's data version and the shipped feature dictionary's feature-set version."""
@@ -76,7 +75,9 @@ def expected_lineage(data_dir: Path) -> dict[str, str]:
     from mlops_kit.validation import reference_rules, validate
 
     _, cutoff = file_period(data_dir, "reference")
-    data_version = validate(load_orders(data_dir, "reference"), reference_rules(cutoff), source="reference.csv").data_version
+    data_version = validate(
+        load_orders(data_dir, "reference"), reference_rules(cutoff), source="reference.csv"
+    ).data_version
     return {"data_version": data_version, "feature_set_version": feature_set_version(load_feature_dictionary())}
 
 
@@ -122,7 +123,6 @@ def registry(artifacts_dir: Path, variant: int) -> Registry:
     return Registry(versions, aliases, artifacts_dir / MODULE, uri)
 
 
-
 def _audit_log(registry: Registry) -> list[dict[str, Any]]:
     """The records of audit_log.jsonl, oldest first."""
     try:
@@ -150,7 +150,9 @@ def _policy(registry: Registry) -> dict[str, Any]:
     """The policy the champion was promoted under (its ``audit.policy`` tag)."""
     champion = _champion(registry)
     text = champion.tags.get("audit.policy")
-    assert text, f"champion {champion.label} has no audit.policy tag: promote it with promote(), not by setting the alias"
+    assert text, (
+        f"champion {champion.label} has no audit.policy tag: promote it with promote(), not by setting the alias"
+    )
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -163,9 +165,7 @@ def test_versions_carry_lineage(registry: Registry, expected_lineage: dict[str, 
     for version in registry.versions:
         for tag, expected in expected_lineage.items():
             got = version.tags.get(tag)
-            assert got == expected, (
-                f"{version.label} has {tag} tag {got!r}, the graded data's {tag} is {expected!r}"
-            )
+            assert got == expected, f"{version.label} has {tag} tag {got!r}, the graded data's {tag} is {expected!r}"
             assert version.run_tags.get(tag) == expected, (
                 f"the training run of {version.label} has {tag} tag {version.run_tags.get(tag)!r}, expected {expected!r}"
             )
@@ -204,7 +204,9 @@ def test_policy_as_declared(registry: Registry) -> None:
     """Exercise 3: the declared policy is the team's: ROC AUC ≥ 0.6, beat the champion, lineage tags and a model card."""
     policy = json.loads((registry.folder / "policy.json").read_text(encoding="utf-8"))
     assert isinstance(policy, dict), "policy.json holds no policy: declare PROMOTION_POLICY"
-    assert policy.get("metric") == "roc_auc", f"the policy ranks by {policy.get('metric')!r}, the team asked for roc_auc"
+    assert policy.get("metric") == "roc_auc", (
+        f"the policy ranks by {policy.get('metric')!r}, the team asked for roc_auc"
+    )
     assert policy.get("min_value") is not None and math.isclose(policy["min_value"], 0.6), (
         f"the policy's min_value is {policy.get('min_value')}, the team asked for 0.6"
     )
@@ -215,7 +217,8 @@ def test_policy_as_declared(registry: Registry) -> None:
     if champion is not None and champion.tags.get("audit.policy"):
         recorded = json.loads(champion.tags["audit.policy"])
         same = {**recorded, "required_tags": sorted(recorded.get("required_tags", []))} == {
-            **policy, "required_tags": sorted(policy.get("required_tags", []))
+            **policy,
+            "required_tags": sorted(policy.get("required_tags", [])),
         }
         assert same, f"policy.json differs from the policy champion {champion.label} was promoted under"
 
@@ -235,7 +238,9 @@ def test_champion_is_best_by_policy_metric(registry: Registry) -> None:
         f"champion is {champion.label} with {metric} {value:.4f}, but {best.label} has {top:.4f}"
     )
     if policy.get("min_value") is not None:
-        assert value >= policy["min_value"], f"champion's {metric} {value:.4f} is below the policy's minimum {policy['min_value']}"
+        assert value >= policy["min_value"], (
+            f"champion's {metric} {value:.4f} is below the policy's minimum {policy['min_value']}"
+        )
     for tag in LINEAGE_TAGS:
         assert champion.tags.get(tag), f"champion {champion.label} has no {tag} tag"
 
@@ -246,7 +251,9 @@ def test_audit_trail(registry: Registry) -> None:
     _policy(registry)
     champion = _champion(registry)
     tags = champion.tags
-    assert tags.get("audit.decision") == "approved", f"champion {champion.label} has audit.decision {tags.get('audit.decision')!r}"
+    assert tags.get("audit.decision") == "approved", (
+        f"champion {champion.label} has audit.decision {tags.get('audit.decision')!r}"
+    )
     assert tags.get("audit.alias") == CHAMPION, f"champion {champion.label} has audit.alias {tags.get('audit.alias')!r}"
     for key in ("audit.by", "audit.why", "audit.checks"):
         assert (tags.get(key) or "").strip(), f"champion {champion.label} has no {key} tag"
@@ -292,5 +299,7 @@ def test_champion_loads_by_alias(registry: Registry, data_dir: Path) -> None:
     clean = validate(load_orders(data_dir, "reference"), reference_rules(cutoff)).clean
     rows = clean.drop(columns=["is_late"]).tail(50)
     probabilities = model.predict_proba(rows)
-    assert probabilities.shape == (len(rows), 2), f"predict_proba returned shape {probabilities.shape} for {len(rows)} orders"
+    assert probabilities.shape == (len(rows), 2), (
+        f"predict_proba returned shape {probabilities.shape} for {len(rows)} orders"
+    )
     assert ((probabilities >= 0) & (probabilities <= 1)).all(), "the champion's probabilities leave [0, 1]"

@@ -46,7 +46,9 @@ def exercise_2(missing_policy: Mapping[str, Any]) -> str:
     assert not unknown, f"{unknown} are not raw order columns"
     for column in IMPUTABLE:
         action = missing_policy.get(column)
-        assert isinstance(action, Impute), f"{column}: a missing value here is a known glitch, impute it (got {action!r})"
+        assert isinstance(action, Impute), (
+            f"{column}: a missing value here is a known glitch, impute it (got {action!r})"
+        )
     assert missing_policy["prep_time_min"].strategy == "median", (
         "prep_time_min is skewed by slow kitchens: impute the median, which outliers do not pull"
     )
@@ -112,7 +114,8 @@ def exercise_4(answers: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     assert int(answers["duplicate_id_rows"]) == truth["duplicate_id_rows"], (
         "duplicate_id_rows: count the failures of the duplicate_id check"
     )
-    assert truth["prep_time_fill_value"] is not None and abs(
-        float(answers["prep_time_fill_value"]) - float(truth["prep_time_fill_value"])
-    ) < 1e-6, "prep_time_fill_value: look in report['imputed']"
+    assert (
+        truth["prep_time_fill_value"] is not None
+        and abs(float(answers["prep_time_fill_value"]) - float(truth["prep_time_fill_value"])) < 1e-6
+    ), "prep_time_fill_value: look in report['imputed']"
     return "all three answers agree with the report"

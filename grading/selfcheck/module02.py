@@ -44,8 +44,14 @@ CACHE_QUESTIONS: dict[str, dict[str, Any]] = {
 def _boundary_orders() -> pd.DataFrame:
     """A small feature table over four months, with orders on both sides of a month boundary."""
     times = [
-        "2025-01-03 12:00:00", "2025-01-20 19:30:00", "2025-02-02 11:15:00", "2025-02-27 20:00:00",
-        "2025-03-05 12:40:00", "2025-03-31 23:59:59", "2025-04-01 00:00:00", "2025-04-18 18:45:00",
+        "2025-01-03 12:00:00",
+        "2025-01-20 19:30:00",
+        "2025-02-02 11:15:00",
+        "2025-02-27 20:00:00",
+        "2025-03-05 12:40:00",
+        "2025-03-31 23:59:59",
+        "2025-04-01 00:00:00",
+        "2025-04-18 18:45:00",
     ]
     return pd.DataFrame(
         {
@@ -59,7 +65,9 @@ def _boundary_orders() -> pd.DataFrame:
     )
 
 
-def _split(split_func: Callable[..., Any], features: pd.DataFrame, valid_months: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _split(
+    split_func: Callable[..., Any], features: pd.DataFrame, valid_months: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     result = split_func(features=features.copy(), valid_months=valid_months)
     if result is None:
         raise NotDone("split_orders returns None; return {'train': ..., 'valid': ...}")
@@ -85,7 +93,9 @@ def exercise_1(split_func: Callable[..., Any]) -> str:
         assert list(part.columns) == list(features.columns), f"{name}: keep every column of the feature table, in order"
         unknown = set(part.index) - set(features.index)
         assert not unknown, f"{name}: keep the index (the source row); rows {sorted(unknown)[:3]} are new"
-        assert part.sort_index().equals(features.loc[sorted(part.index)]), f"{name}: the rows must be the feature table's rows, unchanged"
+        assert part.sort_index().equals(features.loc[sorted(part.index)]), (
+            f"{name}: the rows must be the feature table's rows, unchanged"
+        )
     expected_valid = list(features.index[features["created_at"] >= "2025-04-01"])
     assert sorted(valid.index) == expected_valid, (
         f"with valid_months=1, valid should hold the {len(expected_valid)} April orders (one at exactly 2025-04-01 00:00:00), "
@@ -129,8 +139,12 @@ def exercise_2(
         raise AssertionError(f"the feature dictionary rejects it: {error}") from None
     name = str(new_feature["name"])
     values = features[name]
-    assert not values.isna().any(), f"{name} is missing for {int(values.isna().sum())} orders; compute a value for every order"
-    assert values.nunique() > 1, f"{name} has the same value for all {len(values)} orders: a constant tells the model nothing"
+    assert not values.isna().any(), (
+        f"{name} is missing for {int(values.isna().sum())} orders; compute a value for every order"
+    )
+    assert values.nunique() > 1, (
+        f"{name} has the same value for all {len(values)} orders: a constant tells the model nothing"
+    )
     duplicates = [other for other in dictionary.feature_names if features[other].astype(str).equals(values.astype(str))]
     assert not duplicates, f"{name} repeats the feature {duplicates[0]}; add information the model does not have yet"
     assert feature_set_version(extended, computations) != feature_set_version(dictionary), (
@@ -155,7 +169,9 @@ def exercise_3(answers: Mapping[str, Any]) -> str:
         raise NotDone("fill in ANSWERS: for each change, the list of stages that run again")
     missing = [key for key in CACHE_QUESTIONS if answers.get(key) is None]
     assert not missing, f"still unanswered: {missing}"
-    wrong = [key for key, question in CACHE_QUESTIONS.items() if _stage_set(answers[key], key) != set(question["reruns"])]
+    wrong = [
+        key for key, question in CACHE_QUESTIONS.items() if _stage_set(answers[key], key) != set(question["reruns"])
+    ]
     assert not wrong, (
         f"{len(wrong)} of {len(CACHE_QUESTIONS)} answers are off. {wrong[0]}: {CACHE_QUESTIONS[wrong[0]]['hint']}"
     )

@@ -12,7 +12,6 @@ from mlops_kit.registry.card import card_metric_values, card_problems, card_sect
 from mlops_kit.registry.versions import LINEAGE_TAGS
 
 
-
 @self_check("Exercise 1")
 def exercise_1(lineage_tags: Callable[[Any], Any], feature_set: Any) -> str:
     """Does the lineage name the feature set's data version and feature-set version?"""
@@ -67,7 +66,9 @@ def exercise_3(policy: Any) -> str:
 
     if policy is None:
         raise NotDone("PROMOTION_POLICY is None; declare a PromotionPolicy")
-    assert isinstance(policy, PromotionPolicy), f"PROMOTION_POLICY must be a PromotionPolicy, not {type(policy).__name__}"
+    assert isinstance(policy, PromotionPolicy), (
+        f"PROMOTION_POLICY must be a PromotionPolicy, not {type(policy).__name__}"
+    )
     assert policy.metric == "roc_auc", f"rank by ROC AUC (metric='roc_auc'), not {policy.metric!r}"
     assert policy.min_value is not None and math.isclose(policy.min_value, 0.6), (
         f"a champion needs ROC AUC of at least 0.60: min_value=0.6 (got {policy.min_value})"
@@ -79,4 +80,3 @@ def exercise_3(policy: Any) -> str:
     assert policy.require_model_card, "no model card, no promotion: require_model_card=True"
     assert policy.alias == "champion", f"the policy guards the 'champion' alias, not {policy.alias!r}"
     return "ROC AUC ≥ 0.6, beat the champion, lineage tags and a model card required"
-

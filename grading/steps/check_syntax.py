@@ -11,9 +11,7 @@ from grading.steps.strip_solutions import SolutionMarkerError
 
 def _python_only(source: str) -> str:
     """Drop IPython magics and shell escapes, which are not Python syntax."""
-    return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
-    )
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
 def check_syntax(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:

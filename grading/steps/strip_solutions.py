@@ -37,7 +37,7 @@ def strip_source(source: str, where: str = "cell") -> str:
         while index < len(lines) and lines[index].strip().startswith(STUB_PREFIX):
             stub_line = lines[index]
             stub_indent = stub_line[: len(stub_line) - len(stub_line.lstrip())]
-            out.append(stub_indent + stub_line.strip()[len(STUB_PREFIX):].strip())
+            out.append(stub_indent + stub_line.strip()[len(STUB_PREFIX) :].strip())
             index += 1
     return "\n".join(out)
 

@@ -173,10 +173,7 @@ class FeatureDictionary:
         import pandas as pd
 
         return pd.DataFrame(
-            [
-                (f.name, f.dtype, f.version, ", ".join(f.inputs), f.compute, f.description)
-                for f in self.features
-            ],
+            [(f.name, f.dtype, f.version, ", ".join(f.inputs), f.compute, f.description) for f in self.features],
             columns=["feature", "dtype", "version", "inputs", "compute", "description"],
         )
 
@@ -364,9 +361,7 @@ def _check_references(dictionary: FeatureDictionary, source: str) -> None:
         if name in inputs:
             raise FeatureDictionaryError(f"{source}: inputs: {name!r} is the {role}, it cannot be a model input")
     if dictionary.timestamp.name not in inputs:
-        raise FeatureDictionaryError(
-            f"{source}: timestamp {dictionary.timestamp.name!r} must also be listed in inputs"
-        )
+        raise FeatureDictionaryError(f"{source}: timestamp {dictionary.timestamp.name!r} must also be listed in inputs")
     for index, feature in enumerate(dictionary.features):
         where = f"{source}: features[{index}] ({feature.name!r})"
         for name in feature.inputs:

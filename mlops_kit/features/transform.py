@@ -91,7 +91,9 @@ def _as_frame(X: Any, columns: Any = None) -> pd.DataFrame:
     array = np.asarray(X, dtype=object)
     if array.ndim == 1:
         array = array.reshape(-1, 1)
-    return pd.DataFrame(array, columns=list(columns) if columns is not None and len(columns) == array.shape[1] else None)
+    return pd.DataFrame(
+        array, columns=list(columns) if columns is not None and len(columns) == array.shape[1] else None
+    )
 
 
 def _computation(compute: str | Computation, feature: str) -> Computation:
@@ -199,5 +201,3 @@ def compute_features(
     if missing:
         raise ValueError(f"the orders lack the input columns {missing} that the feature dictionary needs")
     return build_feature_transformer(dictionary, computations).fit_transform(orders)
-
-

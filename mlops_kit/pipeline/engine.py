@@ -398,7 +398,7 @@ def _claim_run_id(folder: Path) -> str:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _short(value: Any, limit: int = 40) -> str:

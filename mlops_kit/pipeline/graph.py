@@ -47,15 +47,22 @@ def draw_stage_graph(pipeline: Pipeline, result: RunResult | None = None, title:
     for source, target in pipeline.edges:
         (x0, y0), (x1, y1) = position[source], position[target]
         axes.annotate(
-            "", xy=(x1 - 0.95, y1), xytext=(x0 + 0.95, y0),
+            "",
+            xy=(x1 - 0.95, y1),
+            xytext=(x0 + 0.95, y0),
             arrowprops={"arrowstyle": "-|>", "color": "#34495e", "linewidth": 1.4},
         )
     for name, (x, y) in position.items():
         status = statuses.get(name)
         axes.add_patch(
             FancyBboxPatch(
-                (x - 0.9, y - 0.35), 1.8, 0.7, boxstyle="round,pad=0.05",
-                facecolor=STATUS_COLOURS.get(status, STATUS_COLOURS[None]), edgecolor="#2c3e50", alpha=0.9,
+                (x - 0.9, y - 0.35),
+                1.8,
+                0.7,
+                boxstyle="round,pad=0.05",
+                facecolor=STATUS_COLOURS.get(status, STATUS_COLOURS[None]),
+                edgecolor="#2c3e50",
+                alpha=0.9,
             )
         )
         label = name
@@ -73,7 +80,10 @@ def draw_stage_graph(pipeline: Pipeline, result: RunResult | None = None, title:
         shown = [status for status in ("ran", "cached", "failed", "skipped") if status in statuses.values()]
         axes.legend(
             handles=[Patch(color=STATUS_COLOURS[status], label=status) for status in shown],
-            loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(shown) or 1, frameon=False,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=len(shown) or 1,
+            frameon=False,
         )
     axes.set_title(title or (f"{pipeline.name}: run {result.run_id}" if result is not None else pipeline.name))
     figure.tight_layout()
@@ -85,9 +95,11 @@ def draw_split(split: Mapping[str, pd.DataFrame], timestamp: str = TIMESTAMP_COL
     """Orders per month, one colour per split: a time-based split shows as two blocks side by side."""
     import matplotlib.pyplot as plt
 
-    counts = pd.DataFrame(
-        {name: part[timestamp].dt.to_period("M").value_counts() for name, part in split.items()}
-    ).fillna(0).sort_index()
+    counts = (
+        pd.DataFrame({name: part[timestamp].dt.to_period("M").value_counts() for name, part in split.items()})
+        .fillna(0)
+        .sort_index()
+    )
     figure, axes = plt.subplots(figsize=(7, 2.8))
     bottom = pd.Series(0.0, index=counts.index)
     colours = {"train": "#2980b9", "valid": "#e67e22"}

@@ -127,9 +127,7 @@ def _code_text(obj: Any) -> bytes:
     if isinstance(obj, types.ModuleType):
         files = _package_files(obj)
         root = files[0].parent
-        return b"".join(
-            f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0" for f in files
-        )
+        return b"".join(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0" for f in files)
     try:
         return inspect.getsource(obj).encode("utf-8")
     except (OSError, TypeError):

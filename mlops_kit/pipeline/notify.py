@@ -47,7 +47,7 @@ class NotificationLog:
     def __call__(self, failure: StageFailure) -> None:
         line = {
             "event": "stage_failed",
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             **failure.to_dict(),
         }
         append_json_line(self.path, line)

@@ -19,7 +19,13 @@ mlflow is imported only inside the functions that talk to it.
 """
 
 from mlops_kit.registry.audit import AUDIT_LOG_FILE, AUDIT_TAGS, current_actor, read_audit_log
-from mlops_kit.registry.candidates import Candidate, comparison_table, features_and_label, fit_candidate, late_probability
+from mlops_kit.registry.candidates import (
+    Candidate,
+    comparison_table,
+    features_and_label,
+    fit_candidate,
+    late_probability,
+)
 from mlops_kit.registry.card import CARD_FILE, REQUIRED_SECTIONS, ModelCard, card_problems, card_sections
 from mlops_kit.registry.environment import environment_tags, pip_requirements
 from mlops_kit.registry.errors import (
@@ -32,7 +38,14 @@ from mlops_kit.registry.errors import (
     VersionNotFound,
 )
 from mlops_kit.registry.metrics import METRIC_DIRECTIONS, higher_is_better, validation_metrics
-from mlops_kit.registry.policy import CHALLENGER, CHAMPION, PolicyError, PromotionDecision, PromotionPolicy, evaluate_policy
+from mlops_kit.registry.policy import (
+    CHALLENGER,
+    CHAMPION,
+    PolicyError,
+    PromotionDecision,
+    PromotionPolicy,
+    evaluate_policy,
+)
 from mlops_kit.registry.promotion import best_version, current_holder, evaluate_promotion, promote
 from mlops_kit.registry.runs import RegisteredVersion, log_candidate, reset_model
 from mlops_kit.registry.tracking import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME, Tracking, connect, tracking_uri

@@ -40,10 +40,12 @@ def current_actor() -> str:
 
 def utc_now() -> str:
     """The current UTC time as ISO 8601 with seconds (``2025-07-01T09:30:00Z``)."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def audit_entry(decision: Mapping[str, Any], *, actor: str, reason: str, policy: Mapping[str, Any], at: str | None = None) -> dict[str, Any]:
+def audit_entry(
+    decision: Mapping[str, Any], *, actor: str, reason: str, policy: Mapping[str, Any], at: str | None = None
+) -> dict[str, Any]:
     """One audit record: the decision (``PromotionDecision.to_dict()``) with who, when, why, policy."""
     return {
         "at": at or utc_now(),

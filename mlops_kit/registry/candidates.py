@@ -61,7 +61,9 @@ def model_params(model: Any) -> dict[str, Any]:
     return params
 
 
-def fit_candidate(name: str, model: Any, train: pd.DataFrame, valid: pd.DataFrame, label: str = LABEL_COLUMN) -> Candidate:
+def fit_candidate(
+    name: str, model: Any, train: pd.DataFrame, valid: pd.DataFrame, label: str = LABEL_COLUMN
+) -> Candidate:
     """Fit ``model`` (an unfitted pipeline) on ``train`` and score it on ``valid``."""
     if not name or not name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"a candidate name is a short identifier such as 'logreg', got {name!r}")

@@ -32,9 +32,18 @@ def is_better(metric: str, value: float, than: float, margin: float = 0.0) -> bo
     return value - than > margin if higher_is_better(metric) else than - value > margin
 
 
-def validation_metrics(y_true: Sequence[Any], late_probability: Sequence[float], threshold: float = DEFAULT_THRESHOLD) -> dict[str, float]:
+def validation_metrics(
+    y_true: Sequence[Any], late_probability: Sequence[float], threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, float]:
     """Every metric of METRIC_DIRECTIONS for labels ``y_true`` (0/1) and P(late)."""
-    from sklearn.metrics import accuracy_score, average_precision_score, brier_score_loss, f1_score, log_loss, roc_auc_score
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        brier_score_loss,
+        f1_score,
+        log_loss,
+        roc_auc_score,
+    )
 
     y = np.asarray(y_true, dtype=int)
     p = np.clip(np.asarray(late_probability, dtype=float), 0.0, 1.0)

@@ -27,7 +27,9 @@ def metrics_comparison(candidates: Sequence[Candidate], metrics: Sequence[str] =
     positions = np.arange(len(metrics))
     for number, candidate in enumerate(candidates):
         values = [candidate.metrics.get(metric, float("nan")) for metric in metrics]
-        bars = axes.bar(positions + number * width, values, width, label=candidate.name, color=_COLOURS[number % len(_COLOURS)])
+        bars = axes.bar(
+            positions + number * width, values, width, label=candidate.name, color=_COLOURS[number % len(_COLOURS)]
+        )
         axes.bar_label(bars, fmt="%.3f", padding=2, fontsize=8)
     axes.set_xticks(positions + width * (len(candidates) - 1) / 2, metrics)
     axes.set_ylim(0, 1.05)
@@ -49,7 +51,12 @@ def roc_curves(candidates: Sequence[Candidate], valid: pd.DataFrame, label: str 
     for number, candidate in enumerate(candidates):
         false_positive, true_positive, _ = roc_curve(truth, late_probability(candidate.model, inputs))
         auc = candidate.metrics.get("roc_auc", float("nan"))
-        axes.plot(false_positive, true_positive, color=_COLOURS[number % len(_COLOURS)], label=f"{candidate.name} (AUC {auc:.3f})")
+        axes.plot(
+            false_positive,
+            true_positive,
+            color=_COLOURS[number % len(_COLOURS)],
+            label=f"{candidate.name} (AUC {auc:.3f})",
+        )
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
     axes.set_xlabel("false positive rate (on-time orders warned)")
     axes.set_ylabel("true positive rate (late orders warned)")

@@ -51,7 +51,9 @@ class PromotionPolicy:
             raise PolicyError(f"unknown metric {self.metric!r}; a policy can rank by {', '.join(METRIC_DIRECTIONS)}")
         for name in ("min_value", "max_value", "min_improvement"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)
+            ):
                 raise PolicyError(f"{name} must be a number, got {value!r}")
         if self.min_value is not None and self.max_value is not None and self.min_value > self.max_value:
             raise PolicyError(f"min_value {self.min_value} is above max_value {self.max_value}: no version can pass")
@@ -126,7 +128,9 @@ class PromotionDecision:
         }
 
 
-def evaluate_policy(policy: PromotionPolicy, candidate: VersionFacts, champion: VersionFacts | None) -> PromotionDecision:
+def evaluate_policy(
+    policy: PromotionPolicy, candidate: VersionFacts, champion: VersionFacts | None
+) -> PromotionDecision:
     """Apply every rule of ``policy`` to ``candidate`` (``champion``: the alias's current holder)."""
     if not isinstance(policy, PromotionPolicy):
         raise PolicyError(f"policy must be a PromotionPolicy, got {type(policy).__name__}")
@@ -163,7 +167,10 @@ def _metric_check(policy: PromotionPolicy, version: str, value: float | None) ->
         return Check("metric", False, f"{metric} {value:.4f} is below the minimum {policy.min_value}")
     if policy.max_value is not None and value > policy.max_value:
         return Check("metric", False, f"{metric} {value:.4f} is above the maximum {policy.max_value}")
-    bounds = [f"≥ {policy.min_value}" if policy.min_value is not None else "", f"≤ {policy.max_value}" if policy.max_value is not None else ""]
+    bounds = [
+        f"≥ {policy.min_value}" if policy.min_value is not None else "",
+        f"≤ {policy.max_value}" if policy.max_value is not None else "",
+    ]
     shown = " and ".join(bound for bound in bounds if bound) or "(no bound)"
     return Check("metric", True, f"{metric} {value:.4f} {shown}")
 
@@ -176,7 +183,9 @@ def _card_check(candidate: VersionFacts) -> Check:
     return Check("model_card", True, "model card complete")
 
 
-def _champion_check(policy: PromotionPolicy, candidate: VersionFacts, value: float | None, champion: VersionFacts | None) -> Check:
+def _champion_check(
+    policy: PromotionPolicy, candidate: VersionFacts, value: float | None, champion: VersionFacts | None
+) -> Check:
     metric = policy.metric
     if champion is None:
         return Check("beats_champion", True, f"no current {policy.alias} to beat")
@@ -184,14 +193,23 @@ def _champion_check(policy: PromotionPolicy, candidate: VersionFacts, value: flo
         return Check("beats_champion", False, f"version {candidate.version} already is the {policy.alias}")
     held = champion.metrics.get(metric)
     if value is None:
-        return Check("beats_champion", False, f"cannot compare with {policy.alias} version {champion.version} without {metric}")
+        return Check(
+            "beats_champion", False, f"cannot compare with {policy.alias} version {champion.version} without {metric}"
+        )
     if held is None:
-        return Check("beats_champion", False, f"{policy.alias} version {champion.version} has no {metric} to compare with")
+        return Check(
+            "beats_champion", False, f"{policy.alias} version {champion.version} has no {metric} to compare with"
+        )
     direction = "higher" if higher_is_better(metric) else "lower"
     if is_better(metric, value, held, policy.min_improvement):
-        return Check("beats_champion", True, f"beats {policy.alias} version {champion.version} ({metric} {value:.4f} vs {held:.4f})")
+        return Check(
+            "beats_champion",
+            True,
+            f"beats {policy.alias} version {champion.version} ({metric} {value:.4f} vs {held:.4f})",
+        )
     margin = f" by more than {policy.min_improvement}" if policy.min_improvement else ""
     return Check(
-        "beats_champion", False,
+        "beats_champion",
+        False,
         f"does not beat {policy.alias} version {champion.version}{margin} ({metric} {value:.4f} vs {held:.4f}, {direction} is better)",
     )

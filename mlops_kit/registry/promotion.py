@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from mlops_kit.registry.audit import append_audit_log, audit_entry, audit_tags, current_actor
 from mlops_kit.registry.errors import AliasNotFound, MissingLineageError, PromotionRefused, RegistryError
 from mlops_kit.registry.metrics import higher_is_better
-from mlops_kit.registry.policy import PromotionDecision, PromotionPolicy, PolicyError, evaluate_policy
+from mlops_kit.registry.policy import PolicyError, PromotionDecision, PromotionPolicy, evaluate_policy
 from mlops_kit.registry.versions import LINEAGE_TAGS, VersionFacts, version_by_alias, version_facts
 
 if TYPE_CHECKING:
@@ -72,7 +72,9 @@ def promote(
     candidate = version_facts(tracking, name, version)
     champion = current_holder(tracking, name, enforced.alias)
     decision = evaluate_policy(enforced, candidate, champion)
-    entry = audit_entry(decision.to_dict(), actor=actor or current_actor(), reason=reason.strip(), policy=enforced.to_dict())
+    entry = audit_entry(
+        decision.to_dict(), actor=actor or current_actor(), reason=reason.strip(), policy=enforced.to_dict()
+    )
     client = tracking.client()
     if decision.approved:
         client.set_registered_model_alias(name, enforced.alias, candidate.version)

@@ -46,7 +46,11 @@ def model_pipeline(dictionary: Any, estimator: Any) -> Any:
     from mlops_kit.features import build_encoder, build_feature_transformer
 
     return Pipeline(
-        [("features", build_feature_transformer(dictionary)), ("encode", build_encoder(dictionary)), ("model", estimator)]
+        [
+            ("features", build_feature_transformer(dictionary)),
+            ("encode", build_encoder(dictionary)),
+            ("model", estimator),
+        ]
     )
 
 
@@ -137,7 +141,9 @@ def write_registry_artifacts(
     return written
 
 
-def run_reference(artifacts_dir: str | Path, data_dir: str | Path, variant: int, model_name: str = MODEL_NAME) -> VersionFacts:
+def run_reference(
+    artifacts_dir: str | Path, data_dir: str | Path, variant: int, model_name: str = MODEL_NAME
+) -> VersionFacts:
     """Module 3's reference solution end to end; returns the champion's facts."""
     from mlops_kit.artifacts import module_dir, write_module_manifest
     from mlops_kit.pipeline import ensure_feature_set
@@ -155,29 +161,45 @@ def run_reference(artifacts_dir: str | Path, data_dir: str | Path, variant: int,
     inputs = feature_set.valid.drop(columns=["is_late"])
     registered = []
     for name, estimator in reference_estimators().items():
-        candidate = fit_candidate(name, model_pipeline(feature_set.dictionary, estimator), feature_set.train, feature_set.valid)
+        candidate = fit_candidate(
+            name, model_pipeline(feature_set.dictionary, estimator), feature_set.train, feature_set.valid
+        )
         registered.append(
             log_candidate(
-                tracking, candidate, model_name=model_name, lineage=lineage,
-                card=reference_card(candidate, lineage, model_name), input_example=inputs,
+                tracking,
+                candidate,
+                model_name=model_name,
+                lineage=lineage,
+                card=reference_card(candidate, lineage, model_name),
+                input_example=inputs,
             )
         )
     best = best_version([version_facts(tracking, model_name, v.version) for v in registered], REFERENCE_POLICY.metric)
     set_alias(tracking, model_name, CHALLENGER, best.version)
     promote(
-        tracking, model_name, best.version, REFERENCE_POLICY,
+        tracking,
+        model_name,
+        best.version,
+        REFERENCE_POLICY,
         reason=f"best {REFERENCE_POLICY.metric} of the reference candidates (reference solution)",
         audit_log=out / AUDIT_LOG_FILE,
     )
     write_registry_artifacts(out, tracking, model_name, REFERENCE_POLICY, registered)
     write_module_manifest(
-        artifacts_dir, MODULE_ID, variant, feature_set.data_version,
-        feature_set_version=feature_set.feature_set_version, model_name=model_name, built_by="reference solution",
+        artifacts_dir,
+        MODULE_ID,
+        variant,
+        feature_set.data_version,
+        feature_set_version=feature_set.feature_set_version,
+        model_name=model_name,
+        built_by="reference solution",
     )
     return version_facts(tracking, model_name, best.version)
 
 
-def ensure_champion(artifacts_dir: str | Path, data_dir: str | Path, variant: int, model_name: str = MODEL_NAME) -> VersionFacts:
+def ensure_champion(
+    artifacts_dir: str | Path, data_dir: str | Path, variant: int, model_name: str = MODEL_NAME
+) -> VersionFacts:
     """The champion of ``model_name`` if it was trained on this data and feature set; else run the reference."""
     from mlops_kit.pipeline import ensure_feature_set
     from mlops_kit.registry.errors import RegistryError

@@ -119,14 +119,18 @@ def set_alias(tracking: Tracking, name: str, alias: str, version: str | int, all
     if not alias or not isinstance(alias, str) or alias.isdigit():
         raise RegistryError(f"an alias is a name such as 'challenger', got {alias!r}")
     if alias in PROTECTED_ALIASES and not allow_protected:
-        raise RegistryError(f"alias {alias!r} moves only through promote(), which checks the policy and records the audit trail")
+        raise RegistryError(
+            f"alias {alias!r} moves only through promote(), which checks the policy and records the audit trail"
+        )
     from mlflow.exceptions import MlflowException
 
     found = get_version(tracking, name, version)
     try:
         tracking.client().set_registered_model_alias(name, alias, str(found.version))
     except MlflowException as error:
-        raise RegistryError(f"cannot set alias {alias!r} on version {found.version} of {name!r}: {error.message}") from None
+        raise RegistryError(
+            f"cannot set alias {alias!r} on version {found.version} of {name!r}: {error.message}"
+        ) from None
 
 
 def remove_alias(tracking: Tracking, name: str, alias: str) -> None:

@@ -71,7 +71,9 @@ def check_missing_policy(policy: Any) -> None:
         _check_action(raw_column(name), action)
 
 
-def fill_values(typed: pd.DataFrame, missing: pd.DataFrame, kept: pd.Series, policy: Mapping[str, MissingAction]) -> dict[str, Any]:
+def fill_values(
+    typed: pd.DataFrame, missing: pd.DataFrame, kept: pd.Series, policy: Mapping[str, MissingAction]
+) -> dict[str, Any]:
     """Fill value per imputed column, from its non-missing values in ``kept`` rows (None if none)."""
     fills = {}
     for name in imputed_columns(policy):
@@ -94,7 +96,9 @@ def fill_value(valid: pd.Series, action: Impute, column: RawColumn) -> Any:
     return sorted(counts.index[counts == counts.max()])[0]
 
 
-def impute(clean: pd.DataFrame, fills: Mapping[str, Any], policy: Mapping[str, MissingAction]) -> tuple[pd.DataFrame, list[Imputation]]:
+def impute(
+    clean: pd.DataFrame, fills: Mapping[str, Any], policy: Mapping[str, MissingAction]
+) -> tuple[pd.DataFrame, list[Imputation]]:
     """Fill the missing values of clean rows; return the filled frame and what was filled.
 
     A column without a fill value (no valid value to learn it from) has no gaps left among
@@ -136,7 +140,9 @@ def _check_action(column: RawColumn, action: Any) -> None:
     if not isinstance(action, Impute):
         raise ValidationInputError(f"{where} must be Impute(...) or Reject(), got {action!r}")
     if column.kind in _NEVER_IMPUTED:
-        raise ValidationInputError(f"{where}: {column.name} cannot be imputed ({_NEVER_IMPUTED[column.kind]}); use Reject()")
+        raise ValidationInputError(
+            f"{where}: {column.name} cannot be imputed ({_NEVER_IMPUTED[column.kind]}); use Reject()"
+        )
     if action.strategy not in STRATEGIES:
         raise ValidationInputError(f"{where}: unknown strategy {action.strategy!r}; use one of {', '.join(STRATEGIES)}")
     if action.strategy == "median" and column.kind not in NUMERIC_KINDS:

@@ -64,25 +64,34 @@ def render_html(report: dict[str, Any]) -> str:
     failing = [check for check in report["checks"] if check["failures"]]
     sections = [
         f"<h1>Validation report: {_e(report['source'])}</h1>",
-        _table(["rows in", "clean", "quarantined", "data version"],
-               [[report["rows_in"], report["rows_clean"], report["rows_quarantined"], report["data_version"]]]),
+        _table(
+            ["rows in", "clean", "quarantined", "data version"],
+            [[report["rows_in"], report["rows_clean"], report["rows_quarantined"], report["data_version"]]],
+        ),
         "<h2>Checks</h2>",
         f"<p>{len(failing)} of {len(report['checks'])} checks found rows; examples below.</p>",
-        _table(["defect", "column", "rows"], [[c["defect"], c["column"], c["failures"]] for c in report["checks"]],
-               highlight=[bool(c["failures"]) for c in report["checks"]]),
+        _table(
+            ["defect", "column", "rows"],
+            [[c["defect"], c["column"], c["failures"]] for c in report["checks"]],
+            highlight=[bool(c["failures"]) for c in report["checks"]],
+        ),
         *(_examples_section(check) for check in failing),
         "<h2>Imputations</h2>",
-        _table(["column", "strategy", "fill value", "rows filled"],
-               [[i["column"], i["strategy"], i["value"], i["rows"]] for i in report["imputed"]]),
+        _table(
+            ["column", "strategy", "fill value", "rows filled"],
+            [[i["column"], i["strategy"], i["value"], i["rows"]] for i in report["imputed"]],
+        ),
         "<h2>Skipped checks</h2>",
-        _table(["check", "column", "defect", "why"],
-               [[s["name"], s["column"], s["defect"], s["message"]] for s in report["skipped_checks"]]),
+        _table(
+            ["check", "column", "defect", "why"],
+            [[s["name"], s["column"], s["defect"], s["message"]] for s in report["skipped_checks"]],
+        ),
         "<h2>Missing values per column</h2>",
         _table(["column", "missing"], [[name, facts["missing"]] for name, facts in report["columns"].items()]),
     ]
     body = "\n".join(sections)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Validation report: {_e(report['source'])}</title><style>{_CSS}</style></head>\n"
         f"<body>\n{body}\n</body></html>\n"
     )
@@ -91,9 +100,7 @@ def render_html(report: dict[str, Any]) -> str:
 def _check_entry(finding: Finding, text: pd.DataFrame) -> dict[str, Any]:
     """One check's report entry: its failure count and the first few failing raw values."""
     rows = finding.failed.index[finding.failed.to_numpy()][:MAX_EXAMPLES]
-    examples = [
-        {"source_row": to_native(row), "value": to_native(text.at[row, finding.column])} for row in rows
-    ]
+    examples = [{"source_row": to_native(row), "value": to_native(text.at[row, finding.column])} for row in rows]
     return {"defect": finding.defect, "column": finding.column, "failures": finding.count, "examples": examples}
 
 
@@ -107,12 +114,12 @@ def _examples_section(check: dict[str, Any]) -> str:
 def _table(headers: list[str], rows: list[list[Any]], highlight: list[bool] | None = None) -> str:
     """An HTML table with escaped cells (``highlight`` marks rows), or a note when it is empty."""
     if not rows:
-        return "<p class=\"none\">none</p>"
+        return '<p class="none">none</p>'
     marks = highlight or [False] * len(rows)
     head = "".join(f"<th>{_e(header)}</th>" for header in headers)
     body = "".join(
-        ("<tr class=\"hit\">" if mark else "<tr>") + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>"
-        for row, mark in zip(rows, marks)
+        ('<tr class="hit">' if mark else "<tr>") + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>"
+        for row, mark in zip(rows, marks, strict=False)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 

@@ -85,6 +85,7 @@ def _findings(parsed: ParsedFrame, rules: ValidationRules) -> tuple[list[Finding
 def _unfillable(parsed: ParsedFrame, findings: list[Finding], fills: dict[str, Any]) -> list[Finding]:
     """Gaps in clean rows of an imputed column with no fill value (nothing valid to learn it from)."""
     clean = ~failing_rows(findings, parsed.typed.index)
-    gaps = [Finding(MISSING_REQUIRED, name, parsed.missing[name] & clean) for name, value in fills.items() if value is None]
+    gaps = [
+        Finding(MISSING_REQUIRED, name, parsed.missing[name] & clean) for name, value in fills.items() if value is None
+    ]
     return [finding for finding in gaps if finding.count]
-
