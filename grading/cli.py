@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
 
     data_dir = None
     if args.variant:
-        from datasets.generate import ensure_variant
+        from mlops_kit.datagen import ensure_variant
 
         data_dir = ensure_variant(args.variant, args.out / "variants") / "data"
     outcomes = run_course(args.folder, args.out, data_dir, args.variant, args.timeout)

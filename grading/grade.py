@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datasets.generate import ensure_variant
 from grading.checks import run_artifact_checks
 from grading.execute import ExecutionOutcome, execute_notebook
 from grading.notebook_io import NotebookError, read_notebook, write_notebook
@@ -25,6 +24,7 @@ from grading.paths import NOTEBOOKS_DIR, course_notebooks, module_id
 from grading.scorecard import explain_failures, module_entry, scorecard, write_scorecard
 from grading.steps.clear_outputs import clear_outputs
 from grading.steps.restore_locked import restore_locked
+from mlops_kit.datagen import ensure_variant
 
 DEFAULT_CELL_TIMEOUT = 120.0
 # Settings that would send a graded notebook's results outside its sandbox (a shared MLflow

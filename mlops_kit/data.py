@@ -56,7 +56,7 @@ def load_manifest(data_dir: str | Path) -> dict[str, Any]:
     try:
         return read_manifest(folder)
     except ManifestError as error:
-        raise DataLoadError(f"{error} (regenerate the folder with `python -m datasets.generate`)") from error
+        raise DataLoadError(f"{error} (regenerate the folder with `python -m mlops_kit.datagen`)") from error
 
 
 def list_batches(data_dir: str | Path) -> list[str]:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datasets import generate
-from datasets.generate import (
+from mlops_kit import datagen
+from mlops_kit.data import REFERENCE_FILE, file_period, load_orders
+from mlops_kit.datagen import (
     BATCH_DEFECTS_PER_KIND,
     BATCH_MONTHS,
     DATA_FOLDER,
@@ -27,7 +28,6 @@ from datasets.generate import (
     read_defect_ledger,
     read_drift_ledger,
 )
-from mlops_kit.data import REFERENCE_FILE, file_period, load_orders
 from mlops_kit.domain import ID_COLUMN, RAW_COLUMNS, TIMESTAMP_COLUMN, TIMESTAMP_FORMAT, raw_column
 from mlops_kit.manifest import read_manifest, verify_manifest, write_manifest
 
@@ -114,7 +114,7 @@ def test_files_are_sorted_sized_and_have_unix_line_endings(variant_dirs: dict[in
 def test_defect_ledger_is_well_formed(variant_dirs: dict[int, Path], variant: int) -> None:
     ledger = read_defect_ledger(variant_dirs[variant])
     files = _load_files(variant_dirs[variant])
-    assert list(ledger.columns) == list(generate.DEFECT_LEDGER_COLUMNS)
+    assert list(ledger.columns) == list(datagen.DEFECT_LEDGER_COLUMNS)
     assert ledger.equals(ledger.sort_values(["file", "row"], ignore_index=True))
     assert not ledger.duplicated(["file", "row"]).any(), "one defect per row at most"
     assert (ledger["expected_action"] == ledger["defect"].map(EXPECTED_ACTION)).all()
@@ -195,7 +195,7 @@ def test_reference_has_no_production_only_categories(variant_dirs: dict[int, Pat
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_drift_schedule_follows_the_rules(variant_dirs: dict[int, Path], variant: int) -> None:
     drift = read_drift_ledger(variant_dirs[variant])
-    assert list(drift.columns) == list(generate.DRIFT_LEDGER_COLUMNS)
+    assert list(drift.columns) == list(datagen.DRIFT_LEDGER_COLUMNS)
     active = _active_months(drift)
     assert len(active) == DRIFT_EVENTS_PER_VARIANT
     starts = [months[0] for months in active.values()]
@@ -242,14 +242,14 @@ def test_ensure_variant_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     def fail(*args: object) -> None:
         raise AssertionError("a current cached variant must not be regenerated")
 
-    monkeypatch.setattr(generate, "generate_variant", fail)
+    monkeypatch.setattr(datagen, "generate_variant", fail)
     assert ensure_variant(3, tmp_path) == first
     assert [p.name for p in tmp_path.iterdir()] == ["v3"], "no staging folders left behind"
 
 
 def test_ensure_variant_regenerates_a_stale_or_damaged_variant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as patch:
-        patch.setattr(generate, "GENERATOR_VERSION", "0-old")
+        patch.setattr(datagen, "GENERATOR_VERSION", "0-old")
         old = ensure_variant(3, tmp_path)
         assert read_manifest(old / DATA_FOLDER)["generator_version"] == "0-old"
     fresh = ensure_variant(3, tmp_path)
@@ -269,7 +269,7 @@ def test_ensure_variant_regenerates_when_the_manifest_names_another_variant(tmp_
 
 def test_cli_writes_a_variant(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "datasets.generate", "--variant", "2", "--out", str(tmp_path / "v2")],
+        [sys.executable, "-m", "mlops_kit.datagen", "--variant", "2", "--out", str(tmp_path / "v2")],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[1],
@@ -282,7 +282,7 @@ def test_cli_writes_a_variant(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", ["-1", "two", "1.5"])
 def test_cli_rejects_a_bad_variant(tmp_path: Path, bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        generate.main(["--variant", bad, "--out", str(tmp_path)])
+        datagen.main(["--variant", bad, "--out", str(tmp_path)])
     assert exit_info.value.code != 0
     assert "non-negative integer" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

@@ -16,9 +16,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from datasets.generate import read_defect_ledger
 from grading.artifact_tests.shared import fail, require_manifest, rows_text
 from mlops_kit.data import load_orders
+from mlops_kit.datagen import read_defect_ledger
 
 MODULE = "01_data_validation"
 SOURCE_FILE = "reference.csv"

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasets.generate import DINNER_RUSH, LUNCH_RUSH, read_defect_ledger
 from grading.artifact_tests.shared import fail, require_manifest, rows_text
 from grading.selfcheck.module02 import CACHE_QUESTIONS
 from mlops_kit.data import file_period, load_orders
+from mlops_kit.datagen import DINNER_RUSH, LUNCH_RUSH, read_defect_ledger
 from mlops_kit.domain import RAW_COLUMN_NAMES, TIMESTAMP_FORMAT
 from mlops_kit.features import (
     FeatureDictionary,

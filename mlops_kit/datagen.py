@@ -8,7 +8,7 @@ shape that answers hard-coded for the shipped one do not fit. Layout of one vari
     <out>/ledger/defects.csv  (file,row,order_id,defect,column,expected_action)
     <out>/ledger/drift.csv    (month,event,columns,description)
 
-Run ``python -m datasets.generate --variant N --out DIR``; see datasets/DATASHEET.md.
+Run ``python -m mlops_kit.datagen --variant N --out DIR``; see datasets/DATASHEET.md.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_kit.data import REFERENCE_FILE, batch_file
+from mlops_kit.data import REFERENCE_FILE, SHIPPED_DATA_DIR, batch_file
 from mlops_kit.domain import (
     ID_COLUMN,
     LABEL_COLUMN,
@@ -42,7 +42,7 @@ from mlops_kit.manifest import ManifestError, read_manifest, verify_manifest, wr
 GENERATOR_VERSION = "1"
 DATASET_NAME = "orders"
 SEED_SALT = 20_250_701  # mixed into every variant's seed, so variant 0 is not plain seed 0
-SHIPPED_VARIANT_DIR = Path(__file__).resolve().parent / "v0"
+SHIPPED_VARIANT_DIR = SHIPPED_DATA_DIR.parent
 DATA_FOLDER = "data"
 LEDGER_FOLDER = "ledger"
 DEFECTS_FILE = "defects.csv"
@@ -507,8 +507,8 @@ def _variant_arg(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m datasets.generate --variant N --out DIR``."""
-    parser = argparse.ArgumentParser(prog="python -m datasets.generate", description=__doc__.splitlines()[0])
+    """Command line: ``python -m mlops_kit.datagen --variant N --out DIR``."""
+    parser = argparse.ArgumentParser(prog="python -m mlops_kit.datagen", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--variant", type=_variant_arg, required=True, help="seed of the variant, a non-negative integer (0 is shipped)"
     )
