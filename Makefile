@@ -9,7 +9,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env run test lint format lab bench release notebooks-check mlflow-ui lock clean
+.PHONY: env run test lint format lab bench bench-setup release notebooks-check mlflow-ui lock clean
 
 env: $(STAMP)
 
@@ -43,6 +43,11 @@ lab: env
 
 bench: env
 	$(PY) -m grading.bench --out build/bench.json
+	$(MAKE) --no-print-directory bench-setup
+
+# Set-up from a fresh clone, uv against pip, empty and warm cache, medians of 3 (about half an hour: pip is slow).
+bench-setup:
+	$(PY) tools/bench_setup.py --runs 3 --out build/bench-setup.json
 
 release: env
 	$(PY) -m grading release

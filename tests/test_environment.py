@@ -61,3 +61,14 @@ def test_installed_environment_matches_the_lock() -> None:
         if installed != version:
             wrong[name] = (installed, version)
     assert not wrong, f"installed vs locked: {wrong}; remove .venv and run `make test` to rebuild it"
+
+
+# Installed besides the lock: the venv's own seed packages and the course itself (editable).
+NOT_IN_LOCK = {"pip", "setuptools", "mlops-in-seven-projects"}
+
+
+def test_nothing_installed_beyond_the_lock() -> None:
+    installed = {_normal(dist.metadata["Name"]) for dist in metadata.distributions()}
+    extra = installed - set(_lock_pins()) - NOT_IN_LOCK
+    assert not extra, f"installed but not in requirements.lock: {sorted(extra)}; remove .venv and run `make env`"
+
