@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grading.paths import SOLUTIONS_DIR, course_notebooks
+from mlops_kit.course import MODULE_IDS
 from mlops_kit.io import atomic_write_json
 
 HEAVY_IMPORTS = (
@@ -34,7 +35,7 @@ HEAVY_IMPORTS = (
     "mlops_kit",
     "mlops_kit.validation",
 )
-TARGET_SECONDS = {"01_data_validation": 10.0, "02_feature_pipeline": 15.0, "03_model_registry": 15.0}
+TARGET_SECONDS = dict(zip(MODULE_IDS, (10.0, 15.0, 15.0), strict=False))
 
 
 def timed_runs(action: Callable[[], Any], runs: int) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlops_kit.course import IMPUTABLE_COLUMNS, PREP_TIME_LIMIT_MIN
 from mlops_kit.data import REFERENCE_FILE, SHIPPED_DATA_DIR, batch_file
 from mlops_kit.domain import (
     ID_COLUMN,
@@ -59,7 +60,7 @@ BATCH_DEFECTS_PER_KIND = (1, 6)  # ... and in each batch
 FUTURE_DAYS = (30, 400)  # a future timestamp lies this many days after the file's period end
 
 # Clean values stay well inside the domain; prep times above this are data-entry errors.
-MAX_PLAUSIBLE_PREP_MIN = 120.0
+MAX_PLAUSIBLE_PREP_MIN = PREP_TIME_LIMIT_MIN
 DISTANCE_KM_RANGE = (0.3, 20.0)
 PREP_TIME_MIN_RANGE = (5.0, 60.0)
 MAX_BASKET_SIZE = 25
@@ -111,7 +112,7 @@ class DefectKind:
 
 DEFECT_KINDS: tuple[DefectKind, ...] = (
     DefectKind("missing_required", ("distance_km", "city_zone", "created_at"), "quarantine"),
-    DefectKind("missing_imputable", ("prep_time_min", "weather"), "impute"),
+    DefectKind("missing_imputable", IMPUTABLE_COLUMNS, "impute"),
     DefectKind("impossible_value", ("distance_km", "prep_time_min", "basket_size"), "quarantine"),
     DefectKind("outlier", ("prep_time_min",), "quarantine"),
     DefectKind("duplicate_id", (ID_COLUMN,), "quarantine"),

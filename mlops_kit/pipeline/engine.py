@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_kit.hashing import hash_value, to_canonical
 from mlops_kit.io import atomic_write_json
 from mlops_kit.pipeline.cache import Cache, CacheEntry
 from mlops_kit.pipeline.errors import PipelineDefinitionError, StageFailed
-from mlops_kit.pipeline.hashing import hash_value, to_canonical
 from mlops_kit.pipeline.notify import NOTIFICATIONS_FILE, FailureHook, NotificationLog, StageFailure
 from mlops_kit.pipeline.stage import Output, Stage
 
