@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from mlops_kit.course import IMPUTABLE_COLUMNS, PREP_TIME_LIMIT_MIN
-from mlops_kit.data import REFERENCE_FILE, SHIPPED_DATA_DIR, batch_file
 from mlops_kit.domain import (
     ID_COLUMN,
     LABEL_COLUMN,
@@ -43,8 +42,11 @@ from mlops_kit.manifest import ManifestError, read_manifest, verify_manifest, wr
 GENERATOR_VERSION = "1"
 DATASET_NAME = "orders"
 SEED_SALT = 20_250_701  # mixed into every variant's seed, so variant 0 is not plain seed 0
-SHIPPED_VARIANT_DIR = SHIPPED_DATA_DIR.parent
+SHIPPED_VARIANT_DIR = Path(__file__).resolve().parents[1] / "datasets" / "v0"
+"""Where a repository checkout keeps variant 0 (absent when mlops_kit is installed from a wheel)."""
 DATA_FOLDER = "data"
+REFERENCE_FILE = "reference.csv"
+BATCH_FOLDER = "batches"
 LEDGER_FOLDER = "ledger"
 DEFECTS_FILE = "defects.csv"
 DRIFT_FILE = "drift.csv"
@@ -168,6 +170,11 @@ def variant_rng(variant: int) -> np.random.Generator:
     if variant < 0:
         raise ValueError(f"variant must be a non-negative integer, got {variant}")
     return np.random.default_rng([variant, SEED_SALT])
+
+
+def batch_file(month: str) -> str:
+    """Path, relative to the data folder, of the batch for ``month`` (``YYYY-MM``)."""
+    return f"{BATCH_FOLDER}/{month}.csv"
 
 
 def generate_variant(variant: int, out_dir: Path) -> Path:

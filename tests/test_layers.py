@@ -24,8 +24,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mlops_kit.course", "mlops_kit.io", "mlops_kit.hashing"),
     ("mlops_kit.manifest", "mlops_kit.dictionary"),
     ("mlops_kit.domain", "mlops_kit.artifacts"),
-    ("mlops_kit.data",),
     ("mlops_kit.datagen", "mlops_kit.plots"),
+    ("mlops_kit.data",),
     # module 1
     ("mlops_kit.validation",),
     # module 2
