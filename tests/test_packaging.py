@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -18,6 +19,7 @@ from mlops_kit.features import load_feature_dictionary
 
 REPO = Path(__file__).resolve().parents[1]
 UV = Path(sys.executable).with_name("uv")
+PACKAGED_FOLDERS = ("mlops_kit", "grading")
 
 
 def locked_versions() -> dict[str, str]:
@@ -96,7 +98,13 @@ def test_a_built_wheel_works_in_a_fresh_environment(tmp_path: Path) -> None:
     env = {**os.environ, "UV_OFFLINE": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env["UV_CACHE_DIR"] = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
     env.pop("VIRTUAL_ENV", None)
-    build = [str(UV), "build", "--wheel", "--quiet", "--out-dir", str(wheels), str(REPO)]
+    source = tmp_path / "source"  # a copy: setuptools writes build/ and *.egg-info next to the sources
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in PACKAGED_FOLDERS:
+        shutil.copytree(REPO / folder, source / folder, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    build = [str(UV), "build", "--wheel", "--quiet", "--out-dir", str(wheels), str(source)]
     subprocess.run(build, check=True, cwd=tmp_path, env=env, timeout=300, capture_output=True)
     (wheel,) = wheels.glob("*.whl")
     venv = tmp_path / "venv"

@@ -14,7 +14,6 @@ from mlops_kit.registry import aliases, card_problems, connect, read_audit_log, 
 from mlops_kit.registry.reference import MODEL_NAME, MODULE_ID, REFERENCE_POLICY, ensure_champion
 
 pytestmark = [
-    pytest.mark.xdist_group("registry"),
     pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
 ]
 

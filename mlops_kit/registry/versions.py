@@ -105,12 +105,6 @@ def set_alias(tracking: Tracking, name: str, alias: str, version: str | int, all
         ) from None
 
 
-def remove_alias(tracking: Tracking, name: str, alias: str) -> None:
-    """Delete ``alias`` from model ``name`` (AliasNotFound if it does not exist)."""
-    version_by_alias(tracking, name, alias)
-    tracking.client().delete_registered_model_alias(name, alias)
-
-
 def read_model_card(tracking: Tracking, run_id: str | None) -> str | None:
     """The markdown model card logged with run ``run_id``, or None when there is none."""
     if not run_id:
