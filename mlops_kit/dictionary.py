@@ -175,7 +175,7 @@ class FeatureDictionary:
 
     def table(self) -> Any:
         """The features as a DataFrame (name, dtype, version, inputs, compute, description)."""
-        import pandas as pd
+        import pandas as pd  # here: the raw columns (mlops_kit.domain) are read without pandas
 
         return pd.DataFrame(
             [(f.name, f.dtype, f.version, ", ".join(f.inputs), f.compute, f.description) for f in self.features],

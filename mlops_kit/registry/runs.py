@@ -21,7 +21,8 @@ from mlops_kit.registry.card import CARD_FILE, ModelCard
 from mlops_kit.registry.environment import environment_tags, pip_requirements
 from mlops_kit.registry.errors import RegistryError
 from mlops_kit.registry.lineage import LINEAGE_TAGS
-from mlops_kit.registry.trust import SKOPS_FORMAT
+from mlops_kit.registry.trust import SKOPS_FORMAT, check_model_types
+from mlops_kit.registry.trust import allowed_types as course_allowed_types
 
 if TYPE_CHECKING:
     from mlops_kit.registry.tracking import Tracking
@@ -71,9 +72,6 @@ def log_candidate(
     """
     import mlflow
     from mlflow.models import infer_signature
-
-    from mlops_kit.registry.trust import allowed_types as course_allowed_types
-    from mlops_kit.registry.trust import check_model_types
 
     lineage_tags = _lineage_tags(lineage)
     card_text = card.to_markdown() if isinstance(card, ModelCard) else card

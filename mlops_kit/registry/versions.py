@@ -15,6 +15,7 @@ from mlops_kit.registry.card import CARD_FILE, card_problems
 from mlops_kit.registry.errors import AliasNotFound, ModelNotFound, RegistryError, VersionNotFound
 from mlops_kit.registry.lineage import CHAMPION, VersionFacts
 from mlops_kit.registry.lineage import LINEAGE_TAGS as LINEAGE_TAGS  # re-exported: its home before lineage.py
+from mlops_kit.registry.trust import allowed_types, load_skops_model
 
 if TYPE_CHECKING:
     from mlops_kit.registry.tracking import Tracking
@@ -143,8 +144,6 @@ def load_model(tracking: Tracking, name: str, alias: str = "champion", allowed: 
     no process-global state is changed (see ``mlops_kit.registry.trust``).
     """
     import mlflow
-
-    from mlops_kit.registry.trust import allowed_types, load_skops_model
 
     found = version_by_alias(tracking, name, alias)
     pinned = model_uri(name, version=found.version)  # the version resolved above, even if the alias moves now
