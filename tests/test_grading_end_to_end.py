@@ -54,7 +54,6 @@ def solutions_card(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     return _grade(tmp, _submission(tmp, SOLUTIONS_DIR), request.param)
 
 
-@pytest.mark.xdist_group("grade-solutions")  # both variants' gradings stay on one worker, each made once
 def test_solutions_score_full_points(solutions_card: dict[str, Any]) -> None:
     modules = solutions_card["modules"]
     assert set(modules) == {path.stem for path in course_notebooks(SOLUTIONS_DIR)}
