@@ -24,7 +24,8 @@ NBVAL_DIR := build/nbval
 NBVAL := $(PY) -m pytest --nbval-sanitize-with grading/nbval_sanitize.cfg --nbval-cell-timeout 300
 
 test: env lint
-	$(PY) -m pytest -n 2 --dist load
+	@# loadgroup: tests marked xdist_group share one worker, so their module fixtures (MLflow store, variants) are built once
+	$(PY) -m pytest -n 2 --dist loadgroup
 	@# nbval runs on a copy of the course tree, so its artifacts never mix with a learner's artifacts/
 	rm -rf $(NBVAL_DIR) && mkdir -p $(NBVAL_DIR) && cp -r solutions notebooks $(NBVAL_DIR)/ && ln -s ../../datasets $(NBVAL_DIR)/datasets
 	$(NBVAL) --nbval $(NBVAL_DIR)/solutions

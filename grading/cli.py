@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR
+from mlops_kit.course import DEFAULT_CELL_TIMEOUT_S
 
 EXIT_INPUT_ERROR = 2
 
@@ -33,23 +34,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("folder", nargs="?", type=Path, default=SOLUTIONS_DIR)
     run.add_argument("--out", type=Path, default=Path("build/run"))
     run.add_argument("--variant", type=int, default=0, help="data variant (0 = shipped data)")
-    run.add_argument("--timeout", type=positive_seconds, default=120.0, help="per-cell timeout in seconds")
+    run.add_argument(
+        "--timeout", type=positive_seconds, default=DEFAULT_CELL_TIMEOUT_S, help="per-cell timeout in seconds"
+    )
 
     refresh = commands.add_parser("refresh-solutions", help="re-execute solutions/ in place (outputs nbval compares)")
     refresh.add_argument("names", nargs="*", help="only these notebooks (stem or file name); default all")
-    refresh.add_argument("--timeout", type=positive_seconds, default=120.0, help="per-cell timeout in seconds")
+    refresh.add_argument(
+        "--timeout", type=positive_seconds, default=DEFAULT_CELL_TIMEOUT_S, help="per-cell timeout in seconds"
+    )
 
     grade = commands.add_parser("grade", help="grade one learner's submission folder")
     grade.add_argument("submission", type=Path)
     grade.add_argument("--variant", type=int, required=True)
     grade.add_argument("--out", type=Path, required=True)
-    grade.add_argument("--timeout", type=positive_seconds, default=120.0, help="per-cell timeout in seconds")
+    grade.add_argument(
+        "--timeout", type=positive_seconds, default=DEFAULT_CELL_TIMEOUT_S, help="per-cell timeout in seconds"
+    )
 
     gradebook = commands.add_parser("gradebook", help="grade every learner folder of a cohort")
     gradebook.add_argument("cohort", type=Path, help="folder with one sub-folder per learner")
     gradebook.add_argument("--variant", type=int, required=True)
     gradebook.add_argument("--out", type=Path, required=True)
-    gradebook.add_argument("--timeout", type=positive_seconds, default=120.0)
+    gradebook.add_argument("--timeout", type=positive_seconds, default=DEFAULT_CELL_TIMEOUT_S)
     gradebook.add_argument("--workers", type=int, default=2)
     return parser
 

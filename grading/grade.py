@@ -24,9 +24,10 @@ from grading.paths import NOTEBOOKS_DIR, course_notebooks, module_id
 from grading.scorecard import explain_failures, module_entry, scorecard, write_scorecard
 from grading.steps.clear_outputs import clear_outputs
 from grading.steps.restore_locked import restore_locked
+from mlops_kit.course import DEFAULT_CELL_TIMEOUT_S
 from mlops_kit.datagen import ensure_variant
 
-DEFAULT_CELL_TIMEOUT = 120.0
+DEFAULT_CELL_TIMEOUT = DEFAULT_CELL_TIMEOUT_S
 # Settings that would send a graded notebook's results outside its sandbox (a shared MLflow
 # server, say): graded kernels never see them, so grading reads only what the notebook wrote.
 SANDBOX_UNSET_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")

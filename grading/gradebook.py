@@ -15,6 +15,7 @@ from typing import Any
 
 from grading.grade import GradingInputError, grade_submission
 from grading.paths import NOTEBOOKS_DIR, course_notebooks, module_id
+from mlops_kit.course import DEFAULT_CELL_TIMEOUT_S
 from mlops_kit.io import atomic_write_text
 
 
@@ -50,7 +51,9 @@ def gradebook_csv(rows: list[dict[str, Any]], modules: list[str]) -> str:
     return buffer.getvalue()
 
 
-def grade_cohort(cohort: Path, variant: int, out_dir: Path, cell_timeout: float = 120.0, workers: int = 2) -> Path:
+def grade_cohort(
+    cohort: Path, variant: int, out_dir: Path, cell_timeout: float = DEFAULT_CELL_TIMEOUT_S, workers: int = 2
+) -> Path:
     """Grade every learner of ``cohort`` into ``out_dir/<learner>/`` and write ``gradebook.csv``."""
     learners = learner_folders(cohort)
     modules = [module_id(path) for path in course_notebooks(NOTEBOOKS_DIR)]

@@ -45,8 +45,3 @@ def read_notebook(path: str | Path) -> nbformat.NotebookNode:
 def write_notebook(notebook: nbformat.NotebookNode, path: str | Path) -> Path:
     """Write a notebook atomically, in nbformat's canonical JSON layout."""
     return atomic_write_text(path, nbformat.writes(notebook) + "\n")
-
-
-def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    """The notebook's code cells, in order."""
-    return [cell for cell in notebook.cells if cell.cell_type == "code"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from grading.execute import ExecutionOutcome, execute_notebook
 from grading.paths import SOLUTIONS_DIR, course_notebooks
+from mlops_kit.course import DEFAULT_CELL_TIMEOUT_S
 
 
 def run_course(
@@ -13,7 +14,7 @@ def run_course(
     out_dir: Path = Path("build/run"),
     data_dir: Path | None = None,
     variant: int = 0,
-    cell_timeout: float = 120.0,
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT_S,
     progress_bar: bool = True,
 ) -> dict[str, ExecutionOutcome]:
     """Execute every module notebook of ``folder``; executed copies and artifacts go to ``out_dir``."""
@@ -42,7 +43,7 @@ def run_course(
 
 
 def refresh_solution_outputs(
-    folder: Path = SOLUTIONS_DIR, cell_timeout: float = 120.0, only: list[str] | None = None
+    folder: Path = SOLUTIONS_DIR, cell_timeout: float = DEFAULT_CELL_TIMEOUT_S, only: list[str] | None = None
 ) -> list[Path]:
     """Re-execute each solution notebook in place with its default parameters (what nbval compares).
 

@@ -13,19 +13,36 @@ as written (an empty field is missing): parsing and validating them is module 1'
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mlops_kit.datagen import (
+    BATCH_FOLDER,
+    DATA_FOLDER,
+    GENERATOR_VERSION,
+    REFERENCE_FILE,
+    SHIPPED_VARIANT_DIR,
+    batch_file,
+    ensure_variant,
+)
 from mlops_kit.domain import RAW_COLUMN_NAMES
 from mlops_kit.manifest import MANIFEST_NAME, ManifestError, read_manifest, verify_file
 
-SHIPPED_DATA_DIR: Path = Path(__file__).resolve().parents[1] / "datasets" / "v0" / "data"
 REFERENCE_NAME = "reference"
-REFERENCE_FILE = "reference.csv"
-BATCH_FOLDER = "batches"
+GENERATED_ROOT: Path = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlops-kit" / f"generator-{GENERATOR_VERSION}"
+)
+"""Where an installed mlops_kit regenerates the shipped data (no repository next to it)."""
+SHIPPED_DATA_DIR: Path = (
+    SHIPPED_VARIANT_DIR / DATA_FOLDER
+    if (SHIPPED_VARIANT_DIR / DATA_FOLDER).is_dir()
+    else GENERATED_ROOT / "v0" / DATA_FOLDER
+)
+"""Variant 0: the repository's ``datasets/v0/data`` in a checkout, else its regenerated copy (see ``shipped_data_dir``)."""
 _MONTH = re.compile(r"\d{4}-\d{2}")
 _BATCH_FILE = re.compile(rf"{BATCH_FOLDER}/(\d{{4}}-\d{{2}})\.csv")
 
@@ -34,9 +51,15 @@ class DataLoadError(ValueError):
     """A data folder, its manifest or one of its files is missing, changed or malformed."""
 
 
-def batch_file(month: str) -> str:
-    """Path, relative to the data folder, of the batch for ``month`` (``YYYY-MM``)."""
-    return f"{BATCH_FOLDER}/{month}.csv"
+def shipped_data_dir() -> Path:
+    """The shipped data folder, regenerated once (byte for byte) when mlops_kit is installed without the repository.
+
+    The wheel carries code only: the generator reproduces variant 0 exactly (tests/test_datasets.py
+    checks it against the repository's copy) in about two seconds, so the 1 MB of CSV is not packaged twice.
+    """
+    if not (SHIPPED_DATA_DIR / MANIFEST_NAME).is_file() and SHIPPED_DATA_DIR.parent.parent == GENERATED_ROOT:
+        ensure_variant(0, GENERATED_ROOT)
+    return SHIPPED_DATA_DIR
 
 
 def data_file(name: str) -> str:
@@ -50,7 +73,7 @@ def data_file(name: str) -> str:
 
 def load_manifest(data_dir: str | Path) -> dict[str, Any]:
     """Read ``data_dir/manifest.json``; DataLoadError if the folder or manifest is missing."""
-    folder = Path(data_dir)
+    folder = shipped_data_dir() if Path(data_dir) == SHIPPED_DATA_DIR else Path(data_dir)
     if not folder.is_dir():
         raise DataLoadError(f"data folder missing: {folder}")
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_kit.data import REFERENCE_FILE, SHIPPED_DATA_DIR, batch_file
+from mlops_kit.course import IMPUTABLE_COLUMNS, PREP_TIME_LIMIT_MIN
 from mlops_kit.domain import (
     ID_COLUMN,
     LABEL_COLUMN,
@@ -42,8 +42,11 @@ from mlops_kit.manifest import ManifestError, read_manifest, verify_manifest, wr
 GENERATOR_VERSION = "1"
 DATASET_NAME = "orders"
 SEED_SALT = 20_250_701  # mixed into every variant's seed, so variant 0 is not plain seed 0
-SHIPPED_VARIANT_DIR = SHIPPED_DATA_DIR.parent
+SHIPPED_VARIANT_DIR = Path(__file__).resolve().parents[1] / "datasets" / "v0"
+"""Where a repository checkout keeps variant 0 (absent when mlops_kit is installed from a wheel)."""
 DATA_FOLDER = "data"
+REFERENCE_FILE = "reference.csv"
+BATCH_FOLDER = "batches"
 LEDGER_FOLDER = "ledger"
 DEFECTS_FILE = "defects.csv"
 DRIFT_FILE = "drift.csv"
@@ -59,7 +62,7 @@ BATCH_DEFECTS_PER_KIND = (1, 6)  # ... and in each batch
 FUTURE_DAYS = (30, 400)  # a future timestamp lies this many days after the file's period end
 
 # Clean values stay well inside the domain; prep times above this are data-entry errors.
-MAX_PLAUSIBLE_PREP_MIN = 120.0
+MAX_PLAUSIBLE_PREP_MIN = PREP_TIME_LIMIT_MIN
 DISTANCE_KM_RANGE = (0.3, 20.0)
 PREP_TIME_MIN_RANGE = (5.0, 60.0)
 MAX_BASKET_SIZE = 25
@@ -111,7 +114,7 @@ class DefectKind:
 
 DEFECT_KINDS: tuple[DefectKind, ...] = (
     DefectKind("missing_required", ("distance_km", "city_zone", "created_at"), "quarantine"),
-    DefectKind("missing_imputable", ("prep_time_min", "weather"), "impute"),
+    DefectKind("missing_imputable", IMPUTABLE_COLUMNS, "impute"),
     DefectKind("impossible_value", ("distance_km", "prep_time_min", "basket_size"), "quarantine"),
     DefectKind("outlier", ("prep_time_min",), "quarantine"),
     DefectKind("duplicate_id", (ID_COLUMN,), "quarantine"),
@@ -167,6 +170,11 @@ def variant_rng(variant: int) -> np.random.Generator:
     if variant < 0:
         raise ValueError(f"variant must be a non-negative integer, got {variant}")
     return np.random.default_rng([variant, SEED_SALT])
+
+
+def batch_file(month: str) -> str:
+    """Path, relative to the data folder, of the batch for ``month`` (``YYYY-MM``)."""
+    return f"{BATCH_FOLDER}/{month}.csv"
 
 
 def generate_variant(variant: int, out_dir: Path) -> Path:

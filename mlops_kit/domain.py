@@ -1,13 +1,17 @@
 """The running example's raw data: what one food-delivery order looks like.
 
-This is the one declaration of the raw order columns. The data generator writes them in
-this order, the validation schema is built from it, and the datasheet describes it.
+The raw order columns are derived from the feature dictionary (``mlops_kit.dictionary``),
+their one declaration: its key, its inputs in order, then its label. The data generator
+writes them in this order, the validation schema is built from them, and the service's
+request model from the same dictionary, so they cannot disagree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from mlops_kit.dictionary import FieldSpec, load_feature_dictionary
 
 ColumnKind = Literal["id", "timestamp", "float", "int", "category", "label"]
 
@@ -25,29 +29,32 @@ class RawColumn:
     categories: tuple[str, ...] = ()
 
 
-RAW_COLUMNS: tuple[RawColumn, ...] = (
-    RawColumn("order_id", "id", "Unique order identifier, e.g. O0001234."),
-    RawColumn("created_at", "timestamp", "When the customer placed the order (local time, no zone)."),
-    RawColumn(
-        "city_zone",
-        "category",
-        "Delivery zone of the customer.",
-        categories=("center", "north", "south", "east", "west", "harbor"),
-    ),
-    RawColumn("distance_km", "float", "Road distance from restaurant to customer.", "km", 0.0, 30.0),
-    RawColumn("prep_time_min", "float", "Preparation time the restaurant announced.", "min", 0.0, 240.0),
-    RawColumn("weather", "category", "Weather at order time.", categories=("clear", "cloudy", "rain", "storm")),
-    RawColumn(
-        "vehicle", "category", "Vehicle of the assigned courier.", categories=("bike", "ebike", "scooter", "car")
-    ),
-    RawColumn("basket_size", "int", "Number of items in the order.", "items", 1, 50),
-    RawColumn("is_late", "label", "1 if the order arrived after the promised time, else 0.", min_value=0, max_value=1),
-)
+_INPUT_KINDS: dict[str, ColumnKind] = {"datetime": "timestamp", "float": "float", "int": "int", "category": "category"}
 
+
+def raw_column_of(spec: FieldSpec, kind: ColumnKind | None = None) -> RawColumn:
+    """The raw column a dictionary field declares (an input's kind follows from its dtype)."""
+    if kind is None:
+        if spec.dtype not in _INPUT_KINDS:
+            raise ValueError(
+                f"input {spec.name!r} has dtype {spec.dtype!r}; a raw input is one of {sorted(_INPUT_KINDS)}"
+            )
+        kind = _INPUT_KINDS[spec.dtype]
+    return RawColumn(spec.name, kind, spec.description, spec.unit, spec.min, spec.max, spec.categories)
+
+
+def raw_columns_of(key: FieldSpec, inputs: tuple[FieldSpec, ...], label: FieldSpec) -> tuple[RawColumn, ...]:
+    """Key, inputs in order, label: the columns of a raw order file."""
+    return (raw_column_of(key, "id"), *(raw_column_of(spec) for spec in inputs), raw_column_of(label, "label"))
+
+
+_DICTIONARY = load_feature_dictionary()
+
+RAW_COLUMNS: tuple[RawColumn, ...] = raw_columns_of(_DICTIONARY.key, _DICTIONARY.inputs, _DICTIONARY.label)
 RAW_COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in RAW_COLUMNS)
-ID_COLUMN = "order_id"
-TIMESTAMP_COLUMN = "created_at"
-LABEL_COLUMN = "is_late"
+ID_COLUMN = _DICTIONARY.key.name
+TIMESTAMP_COLUMN = _DICTIONARY.timestamp.name
+LABEL_COLUMN = _DICTIONARY.label.name
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 

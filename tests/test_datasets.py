@@ -31,6 +31,7 @@ from mlops_kit.datagen import (
 from mlops_kit.domain import ID_COLUMN, RAW_COLUMNS, TIMESTAMP_COLUMN, TIMESTAMP_FORMAT, raw_column
 from mlops_kit.manifest import read_manifest, verify_manifest, write_manifest
 
+pytestmark = pytest.mark.xdist_group("datasets")  # the generated variants (module fixture) are built once
 VARIANTS = (0, 7)
 NUMERIC_KINDS = ("float", "int", "label")
 EXPECTED_ACTION = {kind.name: kind.expected_action for kind in DEFECT_KINDS}

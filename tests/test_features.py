@@ -13,15 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io as skops_io
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from mlops_kit.domain import ID_COLUMN, LABEL_COLUMN, RAW_COLUMN_NAMES, RAW_COLUMNS, TIMESTAMP_COLUMN
+from mlops_kit.domain import ID_COLUMN, LABEL_COLUMN, RAW_COLUMN_NAMES, RAW_COLUMNS, TIMESTAMP_COLUMN, raw_columns_of
 from mlops_kit.features import (
     DICTIONARY_PATH,
     TRUSTED_TYPES,
     FeatureDictionary,
     FeatureDictionaryError,
+    FieldSpec,
     build_encoder,
     build_feature_transformer,
     compute_features,
@@ -31,7 +33,6 @@ from mlops_kit.features import (
 )
 
 DICTIONARY = load_feature_dictionary()
-KIND_TO_DTYPE = {"timestamp": "datetime", "float": "float", "int": "int", "category": "category"}
 
 
 def clean_orders(times: list[str] | None = None) -> pd.DataFrame:
@@ -92,23 +93,23 @@ def test_shipped_dictionary_loads_and_round_trips(tmp_path: Path) -> None:
     assert json.loads(DICTIONARY_PATH.read_text()) == DICTIONARY.to_dict(), "the shipped file is in canonical form"
 
 
-def test_shipped_dictionary_agrees_with_the_domain() -> None:
-    """Serving generates its request model from the dictionary's inputs: they must be the raw columns."""
-    assert DICTIONARY.key.name == ID_COLUMN
-    assert DICTIONARY.label.name == LABEL_COLUMN and (DICTIONARY.label.min, DICTIONARY.label.max) == (0, 1)
-    assert DICTIONARY.timestamp.name == TIMESTAMP_COLUMN
-    model_inputs = [column for column in RAW_COLUMNS if column.kind not in ("id", "label")]
-    assert DICTIONARY.input_names == [column.name for column in model_inputs]
-    for column in model_inputs:
-        spec = DICTIONARY.input(column.name)
-        assert spec.dtype == KIND_TO_DTYPE[column.kind], column.name
-        assert spec.categories == column.categories, column.name
-        assert (spec.min, spec.max, spec.unit) == (column.min_value, column.max_value, column.unit), column.name
-    for feature in DICTIONARY.features:
-        assert feature.description and feature.version >= 1 and feature.inputs
-
-
-# --- corrupt dictionaries: a clear error naming the entry -----------------------------------------
+def test_raw_columns_are_the_dictionary_key_inputs_and_label() -> None:
+    """The raw columns are derived from the dictionary: a new input there is a new raw column, typed by its dtype."""
+    payload = copy.deepcopy(DICTIONARY.to_dict())
+    payload["inputs"].append(
+        {"name": "tip_eur", "dtype": "float", "description": "Tip.", "unit": "EUR", "min": 0, "max": 50}
+    )
+    parsed = parse_feature_dictionary(payload)
+    columns = raw_columns_of(parsed.key, parsed.inputs, parsed.label)
+    assert [c.name for c in columns] == [ID_COLUMN, *DICTIONARY.input_names, "tip_eur", LABEL_COLUMN]
+    assert [c.kind for c in columns][:2] == ["id", "timestamp"] and columns[-1].kind == "label"
+    tip = columns[-2]
+    assert (tip.kind, tip.unit, tip.min_value, tip.max_value) == ("float", "EUR", 0, 50)
+    assert RAW_COLUMNS == raw_columns_of(DICTIONARY.key, DICTIONARY.inputs, DICTIONARY.label)
+    assert TIMESTAMP_COLUMN == DICTIONARY.timestamp.name
+    text_input = FieldSpec("note", "str", "Free text.")
+    with pytest.raises(ValueError, match="input 'note' has dtype 'str'"):
+        raw_columns_of(parsed.key, (*parsed.inputs, text_input), parsed.label)
 
 
 def _features_entry(index: int, **changes: Any) -> dict[str, Any]:
@@ -308,7 +309,6 @@ def test_model_pipeline_predicts_from_clean_rows_and_ignores_unknown_categories(
 
 
 def test_fitted_model_loads_with_skops_when_trusting_only_trusted_types(tmp_path: Path) -> None:
-    skops_io = pytest.importorskip("skops.io")
     orders = clean_orders()
     model = model_pipeline().fit(orders, orders["is_late"].astype(int))
     path = tmp_path / "model.skops"

@@ -19,9 +19,10 @@ import pytest
 
 from grading.grade import grade_submission
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR, course_notebooks
+from mlops_kit.course import module_id
 
 pytestmark = pytest.mark.slow
-MODULE1 = "01_data_validation"
+MODULE1 = module_id(1)
 
 
 def _submission(tmp: Path, source: Path, only: str | None = None) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mlops_kit.hashing import UnhashableError, to_canonical
 from mlops_kit.pipeline import (
     LATEST_RECORD,
     NOTIFICATIONS_FILE,
@@ -30,7 +31,6 @@ from mlops_kit.pipeline import (
     read_notifications,
     read_run_record,
 )
-from mlops_kit.pipeline.hashing import UnhashableError, to_canonical
 
 
 def numbers(count: int, folder: str = "") -> Output:

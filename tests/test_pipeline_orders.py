@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from grading.selfcheck.module02 import CACHE_QUESTIONS
+from mlops_kit.course import module_id
 from mlops_kit.data import SHIPPED_DATA_DIR, file_period, load_manifest, load_orders
 from mlops_kit.domain import RAW_COLUMN_NAMES
 from mlops_kit.features import feature_set_version, load_feature_dictionary, parse_feature_dictionary
@@ -214,7 +215,7 @@ def test_publish_refuses_a_failed_run_and_a_leaking_split(small_data: Path, tmp_
 def test_ensure_builds_without_module1_artifacts_then_loads(small_data: Path, tmp_path: Path) -> None:
     artifacts = tmp_path / "artifacts"
     built = ensure_feature_set(artifacts, small_data, 0)
-    assert built.origin == "built" and not (artifacts / "01_data_validation").exists()
+    assert built.origin == "built" and not (artifacts / module_id(1)).exists()
     assert tuple(built.train.columns) == RAW_COLUMN_NAMES and built.train.index.name == "source_row"
     assert list(built.train_features.columns) == built.dictionary.feature_names
     assert built.train_features.index.equals(built.train.index) and built.valid_features.index.equals(built.valid.index)

@@ -487,11 +487,52 @@ def test_load_by_alias_works_in_a_fresh_process(store: Tracking, logged, artifac
     np.testing.assert_allclose(plain, expected)
 
 
-def test_loading_refuses_types_outside_the_allow_list(store: Tracking, logged, versions: Versions) -> None:
-    versions.add(0.8)
-    set_alias(store, versions.name, "challenger", 1)
+def test_loading_refuses_types_outside_the_allow_list(store: Tracking, splits) -> None:
+    """The types in the model file are checked against our list, not the list the model declares."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    train, valid = splits
+    forest = fit_candidate(
+        "forest", pipeline(RandomForestClassifier(n_estimators=2, max_depth=2, random_state=0)), train, valid
+    )
+    registered = log_candidate(
+        store, forest, model_name="forest-load", lineage=LINEAGE, card=None, input_example=valid.drop(columns="is_late")
+    )
+    set_alias(store, "forest-load", "challenger", registered.version)
     with pytest.raises(UntrustedTypesError, match=r"holds types nobody reviewed: .*sklearn\.tree\._tree\.Tree"):
-        load_model(store, versions.name, "challenger", allowed=())
+        load_model(store, "forest-load", "challenger", allowed=())
+    assert load_model(store, "forest-load", "challenger").predict_proba(
+        valid.drop(columns="is_late").head(2)
+    ).shape == (
+        2,
+        2,
+    )
+
+
+def test_load_model_changes_no_process_state_and_runs_on_threads(store: Tracking, logged, splits) -> None:
+    """Loading sets no environment variable (MLflow's pickle switch), so a service may load on several threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    set_alias(store, MODEL, "challenger", logged.version)
+    before = dict(os.environ)
+    rows = splits[1].drop(columns="is_late").head(3)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        models = list(pool.map(lambda _: load_model(store, MODEL, "challenger"), range(2)))
+    assert dict(os.environ) == before
+    assert "MLFLOW_ALLOW_PICKLE_DESERIALIZATION" not in os.environ
+    np.testing.assert_allclose(models[0].predict_proba(rows), models[1].predict_proba(rows))
+
+
+def test_a_pickled_model_is_never_loaded(store: Tracking, candidate, tmp_path: Path) -> None:
+    """Only skops files load: a model saved with pickle is refused before it is read."""
+    import mlflow
+
+    from mlops_kit.registry.trust import allowed_types, load_skops_model
+
+    folder = tmp_path / "pickled"
+    mlflow.sklearn.save_model(candidate.model, folder, serialization_format="pickle", pip_requirements=[])
+    with pytest.raises(UntrustedTypesError, match="saved as 'pickle'; only 'skops' models are loaded"):
+        load_skops_model(folder, allowed_types(), what="pickled model")
 
 
 # --- cards, metrics, import weight -------------------------------------------------------

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from mlops_kit.artifacts import read_module_manifest
+from mlops_kit.course import module_id
 from mlops_kit.data import SHIPPED_DATA_DIR
 from mlops_kit.registry import aliases, card_problems, connect, read_audit_log, read_model_card
 from mlops_kit.registry.reference import MODEL_NAME, MODULE_ID, REFERENCE_POLICY, ensure_champion
 
 pytestmark = [
-    pytest.mark.xdist_group("registry"),
     pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
 ]
 
@@ -22,7 +22,7 @@ def test_reference_runs_alone_and_ensure_champion_reuses_it(tmp_path, monkeypatc
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     artifacts = tmp_path / "artifacts"
     champion = ensure_champion(artifacts, SHIPPED_DATA_DIR, 0)  # nothing there: modules 2 and 3 are built
-    assert (artifacts / "02_feature_pipeline").is_dir() and (artifacts / "mlflow.db").is_file()
+    assert (artifacts / module_id(2)).is_dir() and (artifacts / "mlflow.db").is_file()
     tracking = connect(artifacts)
     assert aliases(tracking, MODEL_NAME) == {"challenger": champion.version, "champion": champion.version}
     assert champion.missing_lineage == [] and card_problems(read_model_card(tracking, champion.run_id)) == []

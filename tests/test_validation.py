@@ -9,7 +9,6 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -477,17 +476,18 @@ def test_report_is_json_and_counts_are_right() -> None:
     assert report["data_version"] == result.data_version
 
 
-def test_validation_is_fast_on_nine_thousand_rows() -> None:
+def test_validation_accounts_for_every_row_of_nine_thousand() -> None:
+    """Every row ends up clean or quarantined (its speed is measured by `make bench`, validation_reference)."""
     raw = orders(*(order(number) for number in range(9000)))
     raw["order_id"] = [f"O{number:07d}" for number in range(9000)]
     raw.loc[::97, "distance_km"] = "abc"
     raw.loc[::89, "prep_time_min"] = None
     raw.loc[::83, "vehicle"] = "SCOOTER"
-    validate(raw.head(50), RULES)
-    started = time.perf_counter()
     result = validate(raw, RULES)
-    assert time.perf_counter() - started < 1.5  # about 0.2 s on a 2-core machine
     assert len(result.clean) + len(result.quarantine) == 9000
+    assert set(result.clean.index).isdisjoint(result.quarantine.index)
+    bad = set(range(0, 9000, 97)) | set(range(0, 9000, 83))  # unparsable distances, unknown vehicles
+    assert set(result.quarantine.index) == bad
 
 
 def test_import_stays_light() -> None:

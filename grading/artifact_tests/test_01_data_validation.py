@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 
 from grading.artifact_tests.shared import fail, require_manifest, rows_text
+from mlops_kit.course import module_id
 from mlops_kit.data import load_orders
 from mlops_kit.datagen import read_defect_ledger
 
-MODULE = "01_data_validation"
+MODULE = module_id(1)
 SOURCE_FILE = "reference.csv"
 REQUIRED_FILES = ("clean.csv", "quarantine.csv", "report.json", "report.html", "answers.json")
 

@@ -21,6 +21,7 @@ import pytest
 
 from grading.artifact_tests.shared import fail, require_manifest, rows_text
 from grading.selfcheck.module02 import CACHE_QUESTIONS
+from mlops_kit.course import module_id
 from mlops_kit.data import file_period, load_orders
 from mlops_kit.datagen import DINNER_RUSH, LUNCH_RUSH, read_defect_ledger
 from mlops_kit.domain import RAW_COLUMN_NAMES, TIMESTAMP_FORMAT
@@ -37,7 +38,7 @@ from mlops_kit.pipeline import (
     read_notifications,
 )
 
-MODULE = "02_feature_pipeline"
+MODULE = module_id(2)
 SOURCE_FILE = "reference.csv"
 RUN_NAMES = ("first", "repeat", "added_feature", "broken")
 REQUIRED_FILES = (

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from grading.artifact_tests.shared import fail, require_manifest
+from mlops_kit.course import module_id
 from mlops_kit.registry.audit import AUDIT_LOG_FILE, read_audit_log
 from mlops_kit.registry.card import (
     CARD_FILE,
@@ -33,7 +34,7 @@ from mlops_kit.registry.policy import CHAMPION
 from mlops_kit.registry.tracking import DEFAULT_MODEL_NAME
 from mlops_kit.registry.versions import LINEAGE_TAGS
 
-MODULE = "03_model_registry"
+MODULE = module_id(3)
 REQUIRED_FILES = ("candidates.json", "alias_state.json", "policy.json", AUDIT_LOG_FILE)
 
 

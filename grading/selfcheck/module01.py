@@ -8,9 +8,10 @@ from typing import Any
 import pandas as pd
 
 from grading.selfcheck import NotDone, self_check
+from mlops_kit.course import IMPUTABLE_COLUMNS as IMPUTABLE
+from mlops_kit.course import PREP_TIME_LIMIT_MIN
 from mlops_kit.domain import RAW_COLUMNS, raw_column
 
-IMPUTABLE = ("prep_time_min", "weather")
 ANSWER_KEYS = ("most_quarantined_column", "duplicate_id_rows", "prep_time_fill_value")
 
 
@@ -78,9 +79,9 @@ def exercise_3(outlier_rules: Sequence[Any], raw: pd.DataFrame) -> str:
             flagged |= prep > rule.upper
     plausible = prep <= 90
     wrongly = int((flagged & plausible).sum())
-    missed = int((~flagged & (prep > 120)).sum())
+    missed = int((~flagged & (prep > PREP_TIME_LIMIT_MIN)).sum())
     assert wrongly == 0, f"your rule flags {wrongly} plausible preparation times (90 min or less); loosen it"
-    assert missed == 0, f"{missed} preparation times above 120 min pass your rule; tighten it"
+    assert missed == 0, f"{missed} preparation times above {PREP_TIME_LIMIT_MIN:g} min pass your rule; tighten it"
     return f"{int(flagged.sum())} implausible preparation times flagged, no plausible one"
 
 

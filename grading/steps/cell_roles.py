@@ -25,11 +25,6 @@ def is_exercise(cell: nbformat.NotebookNode) -> bool:
     return marked or bool(cell.metadata.get(METADATA_KEY, {}).get("exercise"))
 
 
-def is_parameters(cell: nbformat.NotebookNode) -> bool:
-    """True for the papermill parameters cell."""
-    return PARAMETERS_TAG in cell.metadata.get("tags", [])
-
-
 def source_checksum(source: str) -> str:
     """sha256 of a cell's source, the lock that makes tampering detectable."""
     return hashlib.sha256(source.encode("utf-8")).hexdigest()

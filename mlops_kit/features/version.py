@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mlops_kit.features import computations as _computations
-from mlops_kit.features import transform as _transform
+import mlops_kit.features.computations as _computations
+import mlops_kit.features.transform as _transform
 from mlops_kit.features.computations import Computation
 from mlops_kit.features.dictionary import FeatureDictionary
+from mlops_kit.hashing import code_version, hash_value
 
 TRANSFORMATION_CODE = (_computations, _transform)
 """The modules whose source is part of every feature-set version."""
@@ -20,9 +21,6 @@ TRANSFORMATION_CODE = (_computations, _transform)
 
 def feature_set_version(dictionary: FeatureDictionary, computations: Mapping[str, Computation] | None = None) -> str:
     """16 hex characters: sha256 of the dictionary, the transformation code and extra computations used."""
-    # Imported here: mlops_kit.pipeline builds on mlops_kit.features, not the other way round.
-    from mlops_kit.pipeline.hashing import code_version, hash_value
-
     used = {feature.compute for feature in dictionary.features}
     extra = {name: code_version(function) for name, function in sorted((computations or {}).items()) if name in used}
     return hash_value(

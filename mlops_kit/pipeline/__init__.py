@@ -19,6 +19,7 @@ One job per file: ``hashing`` (content hashes), ``stage``, ``cache`` (atomic ent
 ``graph`` (a picture of the stages).
 """
 
+from mlops_kit.hashing import code_version, frame_hash, hash_value, output_hash
 from mlops_kit.pipeline.cache import Cache, CacheEntry, StageOutputError
 from mlops_kit.pipeline.engine import (
     LATEST_RECORD,
@@ -48,7 +49,6 @@ from mlops_kit.pipeline.feature_set import (
     write_feature_set_manifest,
 )
 from mlops_kit.pipeline.graph import draw_split, draw_stage_graph
-from mlops_kit.pipeline.hashing import code_version, frame_hash, hash_value, output_hash
 from mlops_kit.pipeline.notify import NOTIFICATIONS_FILE, NotificationLog, StageFailure, read_notifications
 from mlops_kit.pipeline.orders import (
     STAGE_NAMES,

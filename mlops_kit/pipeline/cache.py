@@ -26,9 +26,9 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_kit.hashing import UnhashableError, output_hash, to_canonical
 from mlops_kit.io import atomic_write_json
 from mlops_kit.pipeline.errors import PipelineError
-from mlops_kit.pipeline.hashing import UnhashableError, output_hash, to_canonical
 
 META_FILE = "meta.json"
 FRAME_FILE = "data.parquet"

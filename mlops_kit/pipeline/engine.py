@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_kit.hashing import hash_value, to_canonical
 from mlops_kit.io import atomic_write_json
 from mlops_kit.pipeline.cache import Cache, CacheEntry
 from mlops_kit.pipeline.errors import PipelineDefinitionError, StageFailed
-from mlops_kit.pipeline.hashing import hash_value, to_canonical
 from mlops_kit.pipeline.notify import NOTIFICATIONS_FILE, FailureHook, NotificationLog, StageFailure
 from mlops_kit.pipeline.stage import Output, Stage
 
@@ -229,15 +229,10 @@ class _Run:
     def execute(self) -> RunResult:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.cache.remove_temporary()
-        run_id = _claim_run_id(self.workdir / RUNS_FOLDER)
         started = time.perf_counter()
-        record: dict[str, Any] = {
-            "run_id": run_id,
-            "pipeline": self.pipeline.name,
-            "started_at": _now(),
-            "status": "running",
-            "stages": self.records,
-        }
+        record = _claim_run(self.workdir / RUNS_FOLDER, self.pipeline.name)
+        run_id = record["run_id"]
+        record["stages"] = self.records
         unavailable: set[str] = set()
         for stage in self.pipeline.stages:
             if unavailable & set(stage.inputs):
@@ -269,21 +264,7 @@ class _Run:
         code = stage.code_version()
         key = hash_value({"stage": stage.name, "code_version": code, "params": stage.params, "inputs": input_hashes})
         upstream_rows = [self.entries[name].rows for name in stage.inputs if self.entries[name].rows is not None]
-        entry: dict[str, Any] = {
-            "name": stage.name,
-            "func": f"{getattr(stage.func, '__module__', '?')}.{getattr(stage.func, '__qualname__', '?')}",
-            "status": "cached",
-            "cache_key": key,
-            "code_version": code,
-            "params": to_canonical(stage.params),
-            "inputs": input_hashes,
-            "rows_in": sum(upstream_rows) if upstream_rows else None,
-            "output_hash": None,
-            "rows_out": None,
-            "parts": {},
-            "facts": {},
-            "error": None,
-        }
+        entry = _stage_entry(stage, "cached", code, key, input_hashes, sum(upstream_rows) if upstream_rows else None)
         stored = self.cache.lookup(stage.name, key)
         if stored is None:
             try:
@@ -319,22 +300,10 @@ class _Run:
         return self.memory[name]
 
     def _skipped(self, stage: Stage) -> dict[str, Any]:
-        return {
-            "name": stage.name,
-            "func": f"{getattr(stage.func, '__module__', '?')}.{getattr(stage.func, '__qualname__', '?')}",
-            "status": "skipped",
-            "cache_key": None,
-            "code_version": stage.code_version(),
-            "params": to_canonical(stage.params),
-            "inputs": {name: self.entries[name].output_hash if name in self.entries else None for name in stage.inputs},
-            "rows_in": None,
-            "output_hash": None,
-            "rows_out": None,
-            "parts": {},
-            "facts": {},
-            "error": "skipped: an upstream stage failed",
-            "duration_s": 0.0,
-        }
+        inputs = {name: self.entries[name].output_hash if name in self.entries else None for name in stage.inputs}
+        entry = _stage_entry(stage, "skipped", stage.code_version(), None, inputs, None)
+        entry.update(error="skipped: an upstream stage failed", duration_s=0.0)
+        return entry
 
     def _notify(self, stage: Stage, entry: dict[str, Any], run_id: str, skipped: tuple[str, ...]) -> bool | str:
         failure = StageFailure(
@@ -352,6 +321,32 @@ class _Run:
             entry["notification_error"] = f"{type(error).__name__}: {error}"
             return False
         return True
+
+
+def _stage_entry(
+    stage: Stage,
+    status: str,
+    code_version: str,
+    cache_key: str | None,
+    inputs: Mapping[str, str | None],
+    rows_in: int | None,
+) -> dict[str, Any]:
+    """The one shape of a stage's entry in a run record; outputs, facts and errors are filled in later."""
+    return {
+        "name": stage.name,
+        "func": f"{getattr(stage.func, '__module__', '?')}.{getattr(stage.func, '__qualname__', '?')}",
+        "status": status,
+        "cache_key": cache_key,
+        "code_version": code_version,
+        "params": to_canonical(stage.params),
+        "inputs": dict(inputs),
+        "rows_in": rows_in,
+        "output_hash": None,
+        "rows_out": None,
+        "parts": {},
+        "facts": {},
+        "error": None,
+    }
 
 
 def _dependency_order(stages: list[Stage]) -> list[Stage]:
@@ -383,16 +378,21 @@ def _dependency_order(stages: list[Stage]) -> list[Stage]:
     return ordered
 
 
-def _claim_run_id(folder: Path) -> str:
-    """The next free run id (``0001``, ``0002``...), claimed by creating its record file."""
+def _claim_run(folder: Path, pipeline: str) -> dict[str, Any]:
+    """The record of a new run under the next free id (``0001``, ``0002``...), claimed by creating its file."""
     folder.mkdir(parents=True, exist_ok=True)
     number = max((int(path.stem) for path in folder.glob("*.json") if path.stem.isdigit()), default=0) + 1
     while True:
-        run_id = f"{number:04d}"
+        record: dict[str, Any] = {
+            "run_id": f"{number:04d}",
+            "pipeline": pipeline,
+            "started_at": _now(),
+            "status": "running",
+        }
         try:
-            with open(folder / f"{run_id}.json", "x", encoding="utf-8") as handle:
-                handle.write(json.dumps({"run_id": run_id, "status": "running", "started_at": _now()}) + "\n")
-            return run_id
+            with open(folder / f"{record['run_id']}.json", "x", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+            return record
         except FileExistsError:
             number += 1
 

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from mlops_kit.artifacts import module_dir, read_module_manifest, write_module_manifest
+from mlops_kit.course import module_id
 from mlops_kit.data import data_variant
 from mlops_kit.domain import RAW_COLUMN_NAMES
 from mlops_kit.features import (
@@ -42,8 +43,8 @@ from mlops_kit.pipeline.errors import FeatureSetError, SplitLeakageError
 from mlops_kit.pipeline.orders import orders_pipeline, source_sha256
 from mlops_kit.pipeline.split import DEFAULT_VALID_MONTHS, check_split
 
-MODULE_ID = "02_feature_pipeline"
-MODULE1_ID = "01_data_validation"
+MODULE_ID = module_id(2)
+MODULE1_ID = module_id(1)
 TRAIN_FILE = "train.parquet"
 VALID_FILE = "valid.parquet"
 TRAIN_FEATURES_FILE = "train_features.parquet"

@@ -19,12 +19,12 @@ from typing import Any
 import pandas as pd
 
 import mlops_kit.data as _data_module
+import mlops_kit.pipeline.split as _split_module
 import mlops_kit.validation as _validation_package
 from mlops_kit.data import DataLoadError, data_file, file_period, load_manifest, load_orders
-from mlops_kit.features import FeatureDictionary, compute_features, feature_set_version, load_feature_dictionary
-from mlops_kit.features.dictionary import parse_feature_dictionary
-from mlops_kit.features.version import TRANSFORMATION_CODE
-from mlops_kit.pipeline import split as _split_module
+from mlops_kit.features.dictionary import FeatureDictionary, load_feature_dictionary, parse_feature_dictionary
+from mlops_kit.features.transform import compute_features
+from mlops_kit.features.version import TRANSFORMATION_CODE, feature_set_version
 from mlops_kit.pipeline.engine import Pipeline
 from mlops_kit.pipeline.split import DEFAULT_VALID_MONTHS, time_split
 from mlops_kit.pipeline.stage import Output, Stage

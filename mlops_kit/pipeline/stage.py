@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_kit.hashing import UnhashableError, code_version, hash_value, to_canonical
 from mlops_kit.pipeline.errors import PipelineDefinitionError
-from mlops_kit.pipeline.hashing import UnhashableError, code_version, hash_value, to_canonical
 
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 

@@ -95,3 +95,19 @@ def _period(orders: pd.DataFrame) -> tuple[str, str]:
         return ("", "")
     times = pd.to_datetime(orders[TIMESTAMP_COLUMN])
     return (f"{times.min():%Y-%m-%d}", f"{times.max():%Y-%m-%d}")
+
+
+def model_pipeline(dictionary: Any, estimator: Any) -> Any:
+    """The full model: module 2's feature transformer and encoder, then ``estimator``."""
+    # Imported here: both import scikit-learn, which importing the registry must not.
+    from sklearn.pipeline import Pipeline
+
+    from mlops_kit.features.transform import build_encoder, build_feature_transformer
+
+    return Pipeline(
+        [
+            ("features", build_feature_transformer(dictionary)),
+            ("encode", build_encoder(dictionary)),
+            ("model", estimator),
+        ]
+    )

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from mlops_kit.registry.policy import PromotionDecision
+
+class Decision(Protocol):
+    """What a refusal carries: ``mlops_kit.registry.policy.PromotionDecision`` (declared there, above this module)."""
+
+    @property
+    def approved(self) -> bool: ...
+
+    @property
+    def failures(self) -> list[str]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 class RegistryError(ValueError):
@@ -31,7 +40,7 @@ class UntrustedTypesError(RegistryError):
 class PromotionRefused(RegistryError):
     """The promotion policy refused a version; ``decision`` says which checks failed."""
 
-    def __init__(self, message: str, decision: PromotionDecision | None = None) -> None:
+    def __init__(self, message: str, decision: Decision | None = None) -> None:
         super().__init__(message)
         self.decision = decision
 

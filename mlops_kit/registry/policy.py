@@ -13,11 +13,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlops_kit.registry.errors import RegistryError
+from mlops_kit.registry.lineage import CHALLENGER, CHAMPION, LINEAGE_TAGS, VersionFacts
 from mlops_kit.registry.metrics import METRIC_DIRECTIONS, higher_is_better, is_better
-from mlops_kit.registry.versions import LINEAGE_TAGS, VersionFacts
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "Check",
+    "PolicyError",
+    "PromotionDecision",
+    "PromotionPolicy",
+    "evaluate_policy",
+]
 
 
 class PolicyError(RegistryError):

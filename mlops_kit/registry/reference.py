@@ -9,23 +9,45 @@ onward never depends on a learner's module 3.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlops_kit.io import atomic_write_json, atomic_write_text
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+from mlops_kit.artifacts import module_dir, write_module_manifest
+from mlops_kit.course import module_id
+from mlops_kit.pipeline.feature_set import ensure_feature_set
 from mlops_kit.registry.audit import AUDIT_LOG_FILE
-from mlops_kit.registry.candidates import Candidate
-from mlops_kit.registry.card import CARD_FILE, ModelCard
-from mlops_kit.registry.policy import CHALLENGER, CHAMPION, PromotionPolicy
-from mlops_kit.registry.runs import RegisteredVersion
-from mlops_kit.registry.tracking import DEFAULT_MODEL_NAME
-from mlops_kit.registry.versions import LINEAGE_TAGS, VersionFacts
+from mlops_kit.registry.candidates import Candidate, fit_candidate, model_pipeline
+from mlops_kit.registry.card import ModelCard
+from mlops_kit.registry.errors import RegistryError
+from mlops_kit.registry.lineage import CHALLENGER, CHAMPION, LINEAGE_TAGS, VersionFacts
+from mlops_kit.registry.policy import PromotionPolicy
+from mlops_kit.registry.promotion import best_version, current_holder, promote
+from mlops_kit.registry.record import ALIASES_FILE, CANDIDATES_FILE, POLICY_FILE, write_registry_artifacts
+from mlops_kit.registry.runs import log_candidate, reset_model
+from mlops_kit.registry.tracking import DEFAULT_MODEL_NAME, connect
+from mlops_kit.registry.versions import set_alias, version_facts
 
-if TYPE_CHECKING:
-    from mlops_kit.registry.tracking import Tracking
+__all__ = [
+    "ALIASES_FILE",
+    "CANDIDATES_FILE",
+    "MODEL_NAME",
+    "MODULE_ID",
+    "POLICY_FILE",
+    "REFERENCE_POLICY",
+    "ensure_champion",
+    "model_pipeline",
+    "reference_card",
+    "reference_estimators",
+    "reference_lineage",
+    "run_reference",
+    "write_registry_artifacts",
+]
 
-MODULE_ID = "03_model_registry"
+MODULE_ID = module_id(3)
 MODEL_NAME = DEFAULT_MODEL_NAME
 REFERENCE_POLICY = PromotionPolicy(
     metric="roc_auc",
@@ -34,31 +56,10 @@ REFERENCE_POLICY = PromotionPolicy(
     required_tags=LINEAGE_TAGS,
     require_model_card=True,
 )
-CANDIDATES_FILE = "candidates.json"
-ALIASES_FILE = "alias_state.json"
-POLICY_FILE = "policy.json"
-
-
-def model_pipeline(dictionary: Any, estimator: Any) -> Any:
-    """The full model: module 2's feature transformer and encoder, then ``estimator``."""
-    from sklearn.pipeline import Pipeline
-
-    from mlops_kit.features import build_encoder, build_feature_transformer
-
-    return Pipeline(
-        [
-            ("features", build_feature_transformer(dictionary)),
-            ("encode", build_encoder(dictionary)),
-            ("model", estimator),
-        ]
-    )
 
 
 def reference_estimators() -> dict[str, Any]:
     """The two reference candidates: a linear model and a small, seeded tree ensemble."""
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-
     return {
         "logreg": LogisticRegression(C=1.0, max_iter=1000),
         "forest": RandomForestClassifier(n_estimators=50, max_depth=6, min_samples_leaf=20, random_state=0, n_jobs=1),
@@ -100,59 +101,10 @@ def reference_card(candidate: Candidate, lineage: Mapping[str, str], model_name:
     )
 
 
-def write_registry_artifacts(
-    out: str | Path,
-    tracking: Tracking,
-    model_name: str,
-    policy: PromotionPolicy | None,
-    registered: Sequence[RegisteredVersion],
-) -> list[Path]:
-    """Write the module's record: candidates, alias state, policy, champion card, audit log."""
-    from mlops_kit.registry.versions import aliases, read_model_card, version_by_alias
-
-    folder = Path(out)
-    state = aliases(tracking, model_name) if registered else {}
-    written = [
-        atomic_write_json(
-            folder / CANDIDATES_FILE,
-            [
-                {
-                    "candidate": version.candidate,
-                    "version": version.version,
-                    "metrics": dict(version.metrics),
-                    "lineage": dict(version.lineage),
-                    "model_card": version.has_card,
-                }
-                for version in registered
-            ],
-        ),
-        atomic_write_json(folder / ALIASES_FILE, {"model_name": model_name, "aliases": state}),
-        atomic_write_json(folder / POLICY_FILE, policy.to_dict() if policy is not None else None),
-    ]
-    audit_log = folder / AUDIT_LOG_FILE
-    if not audit_log.exists():
-        written.append(atomic_write_text(audit_log, ""))
-    card_path = folder / CARD_FILE
-    card_path.unlink(missing_ok=True)
-    if CHAMPION in state:
-        card = read_model_card(tracking, version_by_alias(tracking, model_name, CHAMPION).run_id)
-        if card is not None:
-            written.append(atomic_write_text(card_path, card))
-    return written
-
-
 def run_reference(
     artifacts_dir: str | Path, data_dir: str | Path, variant: int, model_name: str = MODEL_NAME
 ) -> VersionFacts:
     """Module 3's reference solution end to end; returns the champion's facts."""
-    from mlops_kit.artifacts import module_dir, write_module_manifest
-    from mlops_kit.pipeline import ensure_feature_set
-    from mlops_kit.registry.candidates import fit_candidate
-    from mlops_kit.registry.promotion import best_version, promote
-    from mlops_kit.registry.runs import log_candidate, reset_model
-    from mlops_kit.registry.tracking import connect
-    from mlops_kit.registry.versions import set_alias, version_facts
-
     feature_set = ensure_feature_set(artifacts_dir, data_dir, variant)
     out = module_dir(artifacts_dir, MODULE_ID)
     tracking = connect(artifacts_dir)
@@ -201,11 +153,6 @@ def ensure_champion(
     artifacts_dir: str | Path, data_dir: str | Path, variant: int, model_name: str = MODEL_NAME
 ) -> VersionFacts:
     """The champion of ``model_name`` if it was trained on this data and feature set; else run the reference."""
-    from mlops_kit.pipeline import ensure_feature_set
-    from mlops_kit.registry.errors import RegistryError
-    from mlops_kit.registry.promotion import current_holder
-    from mlops_kit.registry.tracking import connect
-
     feature_set = ensure_feature_set(artifacts_dir, data_dir, variant)
     try:
         champion = current_holder(connect(artifacts_dir), model_name, CHAMPION)

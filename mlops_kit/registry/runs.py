@@ -19,8 +19,10 @@ import pandas as pd
 from mlops_kit.registry.candidates import Candidate
 from mlops_kit.registry.card import CARD_FILE, ModelCard
 from mlops_kit.registry.environment import environment_tags, pip_requirements
-from mlops_kit.registry.errors import RegistryError, UntrustedTypesError
-from mlops_kit.registry.versions import LINEAGE_TAGS
+from mlops_kit.registry.errors import RegistryError
+from mlops_kit.registry.lineage import LINEAGE_TAGS
+from mlops_kit.registry.trust import SKOPS_FORMAT, check_model_types
+from mlops_kit.registry.trust import allowed_types as course_allowed_types
 
 if TYPE_CHECKING:
     from mlops_kit.registry.tracking import Tracking
@@ -69,10 +71,7 @@ def log_candidate(
     another type raises UntrustedTypesError and is not registered.
     """
     import mlflow
-    from mlflow.exceptions import MlflowException
     from mlflow.models import infer_signature
-
-    from mlops_kit.registry.trust import allowed_types as course_allowed_types
 
     lineage_tags = _lineage_tags(lineage)
     card_text = card.to_markdown() if isinstance(card, ModelCard) else card
@@ -80,6 +79,8 @@ def log_candidate(
         raise RegistryError(f"card must be a ModelCard, markdown text or None, got {type(card).__name__}")
     example = input_example.head(INPUT_EXAMPLE_ROWS)
     trusted = list(course_allowed_types() if allowed_types is None else allowed_types)
+    # Checked here, before any run exists, rather than by parsing MLflow's error text after it fails.
+    check_model_types(candidate.model, trusted, what=f"candidate {candidate.name!r}")
     tags = {
         **lineage_tags,
         **environment_tags(),
@@ -97,24 +98,16 @@ def log_candidate(
             mlflow.log_params(dict(candidate.params))
             mlflow.log_metrics(dict(candidate.metrics))
             mlflow.set_tags(tags)
-            try:
-                info = mlflow.sklearn.log_model(
-                    candidate.model,
-                    name=MODEL_ARTIFACT,
-                    signature=signature,
-                    input_example=example,
-                    pip_requirements=pip_requirements(),
-                    skops_trusted_types=trusted or None,
-                    pyfunc_predict_fn="predict_proba",
-                )
-            except MlflowException as error:
-                if "untrusted types" not in error.message:
-                    raise
-                mlflow.set_tag("mlflow.note.content", "not registered: the model holds unreviewed types")
-                raise UntrustedTypesError(
-                    f"candidate {candidate.name!r} holds types outside the reviewed allow-list "
-                    f"({', '.join(trusted) or 'none'}): {error.message.split('Root error: ')[-1].splitlines()[0]}"
-                ) from None
+            info = mlflow.sklearn.log_model(
+                candidate.model,
+                name=MODEL_ARTIFACT,
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements(),
+                skops_trusted_types=trusted or None,
+                serialization_format=SKOPS_FORMAT,
+                pyfunc_predict_fn="predict_proba",
+            )
             if card_text is not None:
                 mlflow.log_text(card_text, CARD_FILE)
     version = register_version(tracking, model_name, info.model_uri, run.info.run_id, info.model_id, tags, card_text)

@@ -8,46 +8,19 @@ exists, instead of MLflow's generic "not found".
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_kit.registry.card import CARD_FILE, card_problems
 from mlops_kit.registry.errors import AliasNotFound, ModelNotFound, RegistryError, VersionNotFound
+from mlops_kit.registry.lineage import CHAMPION, VersionFacts
+from mlops_kit.registry.lineage import LINEAGE_TAGS as LINEAGE_TAGS  # re-exported: its home before lineage.py
+from mlops_kit.registry.trust import allowed_types, load_skops_model
 
 if TYPE_CHECKING:
     from mlops_kit.registry.tracking import Tracking
 
-LINEAGE_TAGS: tuple[str, ...] = ("data_version", "feature_set_version")
-PROTECTED_ALIASES: tuple[str, ...] = ("champion",)
-
-
-@dataclass(frozen=True)
-class VersionFacts:
-    """What the policy and the grader need to know about one registered version.
-
-    ``card_problems`` is None when the run has no model card, else the card's problems
-    (empty: complete).
-    """
-
-    name: str
-    version: str
-    run_id: str | None
-    tags: Mapping[str, str]
-    metrics: Mapping[str, float]
-    aliases: tuple[str, ...] = field(default=())
-    card_problems: tuple[str, ...] | None = None
-
-    @property
-    def lineage(self) -> dict[str, str]:
-        """The lineage tags the version carries (possibly fewer than LINEAGE_TAGS)."""
-        return {tag: self.tags[tag] for tag in LINEAGE_TAGS if self.tags.get(tag)}
-
-    @property
-    def missing_lineage(self) -> list[str]:
-        """Lineage tags the version lacks or holds empty."""
-        return [tag for tag in LINEAGE_TAGS if not str(self.tags.get(tag, "")).strip()]
+PROTECTED_ALIASES: tuple[str, ...] = (CHAMPION,)
 
 
 def model_uri(name: str, alias: str | None = None, version: str | int | None = None) -> str:
@@ -133,12 +106,6 @@ def set_alias(tracking: Tracking, name: str, alias: str, version: str | int, all
         ) from None
 
 
-def remove_alias(tracking: Tracking, name: str, alias: str) -> None:
-    """Delete ``alias`` from model ``name`` (AliasNotFound if it does not exist)."""
-    version_by_alias(tracking, name, alias)
-    tracking.client().delete_registered_model_alias(name, alias)
-
-
 def read_model_card(tracking: Tracking, run_id: str | None) -> str | None:
     """The markdown model card logged with run ``run_id``, or None when there is none."""
     if not run_id:
@@ -173,19 +140,16 @@ def load_model(tracking: Tracking, name: str, alias: str = "champion", allowed: 
     """Load the scikit-learn model behind ``models:/<name>@<alias>``.
 
     Fails with AliasNotFound for an unknown alias, and with UntrustedTypesError when the
-    model declares trusted types outside the course's allow-list.
+    model holds types outside the course's allow-list. Safe to call from several threads:
+    no process-global state is changed (see ``mlops_kit.registry.trust``).
     """
     import mlflow
 
-    from mlops_kit.registry.trust import allowed_types, check_allowed, deserialization_allowed
-
     found = version_by_alias(tracking, name, alias)
-    uri = model_uri(name, alias=alias)
-    tracking.activate()
-    flavor = mlflow.models.get_model_info(uri).flavors.get("sklearn")
-    if flavor is None:
-        raise RegistryError(f"{uri} (version {found.version}) is not a scikit-learn model")
-    declared = flavor.get("skops_trusted_types") or []
-    check_allowed(declared, allowed_types() if allowed is None else allowed, what=f"{uri} (version {found.version})")
-    with deserialization_allowed():
-        return mlflow.sklearn.load_model(uri)
+    pinned = model_uri(name, version=found.version)  # the version resolved above, even if the alias moves now
+    with tempfile.TemporaryDirectory(prefix="model-") as folder:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=pinned, dst_path=folder, tracking_uri=tracking.uri, registry_uri=tracking.uri
+        )
+        what = f"{model_uri(name, alias=alias)} (version {found.version})"
+        return load_skops_model(local, allowed_types() if allowed is None else allowed, what=what)

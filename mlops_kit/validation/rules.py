@@ -11,14 +11,15 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_kit.domain import TIMESTAMP_COLUMN
+from mlops_kit.course import IMPUTABLE_COLUMNS, PREP_TIME_LIMIT_MIN
+from mlops_kit.domain import TIMESTAMP_COLUMN, raw_column
 from mlops_kit.validation.checks import RowCheck, check_row_checks
 from mlops_kit.validation.defects import FUTURE_TIMESTAMP
 from mlops_kit.validation.errors import ValidationInputError
 from mlops_kit.validation.outliers import OutlierRule, check_outlier_rules
 from mlops_kit.validation.policy import Impute, MissingAction, check_missing_policy
 
-REFERENCE_PREP_TIME_LIMIT_MIN = 120.0
+REFERENCE_PREP_TIME_LIMIT_MIN = PREP_TIME_LIMIT_MIN
 
 
 @dataclass(frozen=True)
@@ -49,18 +50,18 @@ def check_rules(rules: Any) -> None:
 def reference_rules(cutoff: pd.Timestamp) -> ValidationRules:
     """The course's reference solution for orders extracted at ``cutoff`` (local time).
 
-    Impute the announced preparation time (median) and the weather (most frequent); reject
-    every other missing value; prep times above 120 min are data-entry errors; an order
+    Impute the imputable columns (numbers: median; categories: most frequent); reject every
+    other missing value; prep times above the course's limit are data-entry errors; an order
     created at or after the extraction cutoff has a future timestamp.
     """
     limit = _naive_timestamp(cutoff)
     return ValidationRules(
-        missing_policy={"prep_time_min": Impute("median"), "weather": Impute("most_frequent")},
+        missing_policy={name: _imputation(name) for name in IMPUTABLE_COLUMNS},
         outlier_rules=(
             OutlierRule(
                 "prep_time_min",
                 upper=REFERENCE_PREP_TIME_LIMIT_MIN,
-                reason="prep times above 120 min are data-entry errors",
+                reason=f"prep times above {REFERENCE_PREP_TIME_LIMIT_MIN:g} min are data-entry errors",
             ),
         ),
         row_checks=(
@@ -72,6 +73,11 @@ def reference_rules(cutoff: pd.Timestamp) -> ValidationRules:
             ),
         ),
     )
+
+
+def _imputation(name: str) -> Impute:
+    """The reference fill of an imputable column: the median of a number, the most frequent category."""
+    return Impute("median" if raw_column(name).kind in ("float", "int") else "most_frequent")
 
 
 def _naive_timestamp(value: Any) -> pd.Timestamp:
