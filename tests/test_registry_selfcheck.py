@@ -81,5 +81,5 @@ def typed_in_card(candidate: Candidate, lineage: dict[str, str]) -> ModelCard:
     ],
 )
 def test_self_checks(exercise, args, outcome, says, capsys) -> None:
-    assert exercise(*args) is outcome
+    assert exercise(*args).status == {True: "pass", False: "fail", None: "todo"}[outcome]
     assert says in capsys.readouterr().out
