@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from grading.selfcheck import module03
@@ -20,6 +22,17 @@ CANDIDATE = Candidate(
     train_period=("2025-01-01", "2025-04-30"),
     valid_period=("2025-05-01", "2025-06-30"),
 )
+
+
+SPLITS = SimpleNamespace(
+    train=pd.DataFrame({"is_late": [0, 0, 0, 1]}), valid=pd.DataFrame({"is_late": [1, 0, 0, 1, 0]})
+)
+NO_SKILL = -(2 * math.log(0.25) + 3 * math.log(0.75)) / 5  # rate 1/4 from train; 2 late of 5 in valid
+
+
+def no_skill(train: pd.DataFrame, valid: pd.DataFrame) -> float:
+    rate = train["is_late"].mean()
+    return float(-(valid["is_late"] * math.log(rate) + (1 - valid["is_late"]) * math.log(1 - rate)).mean())
 
 
 def good_card(candidate: Candidate, lineage: dict[str, str]) -> ModelCard:
@@ -69,15 +82,24 @@ def typed_in_card(candidate: Candidate, lineage: dict[str, str]) -> ModelCard:
             "section '## Data' is missing",
         ),
         (module03.exercise_2, (good_card, CANDIDATE), True, "all from the candidate"),
-        (module03.exercise_3, (None,), None, "not done yet"),
-        (module03.exercise_3, (PromotionPolicy(metric="accuracy", min_value=0.6),), False, "rank by ROC AUC"),
+        (module03.exercise_3, (lambda train, valid: None, None, SPLITS), None, "not done yet"),
+        (module03.exercise_3, (lambda train, valid: 0.6, None, SPLITS), False, "not the no-skill"),
+        (module03.exercise_3, (no_skill, None, SPLITS), None, "now declare PROMOTION_POLICY"),
+        (module03.exercise_3, (no_skill, PromotionPolicy(min_value=0.6), SPLITS), False, "ranks by log loss"),
         (
             module03.exercise_3,
-            (PromotionPolicy(metric="roc_auc", min_value=0.6, require_model_card=False),),
+            (no_skill, PromotionPolicy(metric="log_loss", min_value=0.5), SPLITS),
             False,
-            "no model card, no promotion",
+            "lower-is-better",
         ),
-        (module03.exercise_3, (PromotionPolicy(metric="roc_auc", min_value=0.6),), True, "ROC AUC ≥ 0.6"),
+        (module03.exercise_3, (no_skill, PromotionPolicy(metric="log_loss", max_value=0.6), SPLITS), False, "bar"),
+        (
+            module03.exercise_3,
+            (no_skill, PromotionPolicy(metric="log_loss", max_value=NO_SKILL, require_model_card=False), SPLITS),
+            False,
+            "model card",
+        ),
+        (module03.exercise_3, (no_skill, PromotionPolicy(metric="log_loss", max_value=NO_SKILL), SPLITS), True, "beat"),
     ],
 )
 def test_self_checks(exercise, args, outcome, says, capsys) -> None:

@@ -142,3 +142,11 @@ def test_released_notebooks_have_no_outputs() -> None:
     for path in course_notebooks(NOTEBOOKS_DIR):
         notebook = read_notebook(path)
         assert all(not cell.get("outputs") for cell in notebook.cells), f"{path.name} has outputs"
+
+
+@pytest.mark.parametrize("solution", course_notebooks(SOLUTIONS_DIR), ids=lambda path: path.stem)
+def test_grading_a_solution_reports_no_edited_locked_cells(solution: Path) -> None:
+    """The release adds markers to locked cells; a solution without them has edited nothing."""
+    official = release_notebook(read_notebook(solution))
+    _, report = restore_locked(official, read_notebook(solution))
+    assert report.restored == [] and report.reinserted == []

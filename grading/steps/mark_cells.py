@@ -25,6 +25,13 @@ def without_marker(source: str) -> str:
     return rest if first in MARKERS else source
 
 
+def unmarked(source: str) -> str:
+    """``source`` as it was before ``mark_cells``: what an edit is judged against."""
+    source = without_marker(source)
+    marked_heading = f"{EXERCISE_HEADING.removesuffix('Exercise')}{HEADING_MARK}Exercise"
+    return source.replace(marked_heading, EXERCISE_HEADING, 1) if source.startswith(marked_heading) else source
+
+
 def mark_cells(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Prefix each code cell with the marker of its role; mark exercise headings."""
     for cell in notebook.cells:
