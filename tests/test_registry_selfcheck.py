@@ -40,7 +40,7 @@ def good_card(candidate: Candidate, lineage: dict[str, str]) -> ModelCard:
         model_name="late-delivery",
         candidate=candidate.name,
         intended_use="Warn customers in the app when their order will probably arrive late.",
-        data={**lineage, "training rows": candidate.train_rows},
+        data={**lineage, "training rows": candidate.train_rows, "validation rows": candidate.valid_rows},
         metrics=candidate.metrics,
         limitations=["One reference period only.", "New zones were never seen."],
     )
