@@ -9,7 +9,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env run test lint format lab bench bench-setup release notebooks-check mlflow-ui lock clean
+.PHONY: env run test lint format lab grade bench bench-setup release notebooks-check mlflow-ui lock clean
 
 env: $(STAMP)
 
@@ -17,8 +17,10 @@ $(STAMP): requirements.lock pyproject.toml tools/setup_env.sh
 	@PYTHON_BASE=$(PYTHON_BASE) VENV=$(VENV) bash tools/setup_env.sh
 
 run: env
+	@echo "make run executes and grades the course's REFERENCE SOLUTIONS (solutions/), not your work: 'make grade' grades your workspace."
 	$(PY) -m grading run solutions --out build/run
 	$(PY) -m grading grade solutions --variant 0 --out build/grade-solutions
+	@echo "These are the reference solutions' points. Your own: make grade (your notebooks in workspace/)."
 
 NBVAL_DIR := build/nbval
 NBVAL := $(PY) -m pytest --nbval-sanitize-with grading/nbval_sanitize.cfg --nbval-cell-timeout 300
@@ -39,8 +41,21 @@ format: env
 	$(VENV)/bin/ruff check --fix --quiet .
 	$(VENV)/bin/ruff format --quiet .
 
+# The learner's workspace: their own notebooks (copied from notebooks/ when missing, never overwritten)
+# and, next to them, the artifacts the notebooks write (workspace/artifacts/).
 lab: env
-	$(VENV)/bin/jupyter lab notebooks/ --MappingKernelManager.default_kernel_name=mlops-course $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	@$(PY) -m grading.workspace
+	$(VENV)/bin/jupyter lab workspace/ --MappingKernelManager.default_kernel_name=mlops-course $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+# Grade YOUR workspace on a data variant you have not seen (a new one each time unless GRADE_VARIANT=N);
+# MODULE=01_data_validation grades one module.
+ifndef GRADE_VARIANT
+GRADE_VARIANT := $(shell echo $$((RANDOM % 900 + 100)))
+endif
+grade: env
+	@test -d workspace || { echo "no workspace yet: run 'make lab' first (it creates workspace/ with your notebooks)" >&2; exit 2; }
+	@echo "grading your notebooks in workspace/ on data variant $(GRADE_VARIANT), one you have not seen"
+	$(PY) -m grading grade workspace --variant $(GRADE_VARIANT) --out build/my-grade $(if $(MODULE),--module $(MODULE))
 
 bench: env
 	$(PY) -m grading.bench --out build/bench.json
@@ -53,8 +68,9 @@ bench-setup:
 release: env
 	$(PY) -m grading release
 
+# The MLflow UI on your module 3 database (workspace/artifacts/mlflow.db), or DB=path/to/mlflow.db.
 mlflow-ui: env
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///artifacts/mlflow.db --host 127.0.0.1
+	@$(PY) -m grading.mlflow_ui $(if $(DB),--db $(DB))
 
 # Re-resolve the lock from requirements.in with uv (needs the package index); LOCK_ARGS=--upgrade moves every pin.
 lock: env

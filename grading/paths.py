@@ -7,6 +7,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+# The learner's own copies (git-ignored): created from notebooks/ by `make lab`, never overwritten.
+WORKSPACE_DIR = REPO_ROOT / "workspace"
 ARTIFACT_TESTS_DIR = Path(__file__).resolve().parent / "artifact_tests"
 KERNEL_NAME = "mlops-course"
 

@@ -16,10 +16,12 @@ from grading.steps import apply_steps
 from grading.steps.check_syntax import check_syntax
 from grading.steps.clear_outputs import clear_outputs
 from grading.steps.lock_cells import lock_cells
+from grading.steps.mark_cells import mark_cells
 from grading.steps.strip_solutions import strip_solutions
 
-# Lock first: it recognises exercises by their solution markers, which stripping removes.
-RELEASE_STEPS = (lock_cells, strip_solutions, clear_outputs, check_syntax)
+# Mark and lock first: both recognise exercises by their solution markers, which stripping removes;
+# marking before locking puts the marker under the lock's checksum.
+RELEASE_STEPS = (mark_cells, lock_cells, strip_solutions, clear_outputs, check_syntax)
 
 
 def release_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:

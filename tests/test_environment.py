@@ -71,4 +71,3 @@ def test_nothing_installed_beyond_the_lock() -> None:
     installed = {_normal(dist.metadata["Name"]) for dist in metadata.distributions()}
     extra = installed - set(_lock_pins()) - NOT_IN_LOCK
     assert not extra, f"installed but not in requirements.lock: {sorted(extra)}; remove .venv and run `make env`"
-

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from grading.selfcheck.module02 import CACHE_QUESTIONS
+from grading.selfcheck.module02 import CACHE_QUESTIONS, answer_is_right
 from mlops_kit.course import module_id
 from mlops_kit.data import SHIPPED_DATA_DIR, file_period, load_manifest, load_orders
 from mlops_kit.domain import RAW_COLUMN_NAMES
@@ -146,7 +146,7 @@ def test_cache_question_answers_are_what_the_engine_does(small_data: Path, tmp_p
     assert set(changed) == set(CACHE_QUESTIONS)
     for key, pipeline in changed.items():
         ran = sorted(name for name, status in statuses(pipeline.run(work)).items() if status == "ran")
-        assert ran == sorted(CACHE_QUESTIONS[key]["reruns"]), key
+        assert answer_is_right(key, ran), f"{key}: the engine re-ran {ran}, the stored answer says otherwise"
 
 
 # --- the time split -------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from grading.selfcheck import module03
@@ -22,12 +24,23 @@ CANDIDATE = Candidate(
 )
 
 
+SPLITS = SimpleNamespace(
+    train=pd.DataFrame({"is_late": [0, 0, 0, 1]}), valid=pd.DataFrame({"is_late": [1, 0, 0, 1, 0]})
+)
+NO_SKILL = -(2 * math.log(0.25) + 3 * math.log(0.75)) / 5  # rate 1/4 from train; 2 late of 5 in valid
+
+
+def no_skill(train: pd.DataFrame, valid: pd.DataFrame) -> float:
+    rate = train["is_late"].mean()
+    return float(-(valid["is_late"] * math.log(rate) + (1 - valid["is_late"]) * math.log(1 - rate)).mean())
+
+
 def good_card(candidate: Candidate, lineage: dict[str, str]) -> ModelCard:
     return ModelCard(
         model_name="late-delivery",
         candidate=candidate.name,
         intended_use="Warn customers in the app when their order will probably arrive late.",
-        data={**lineage, "training rows": candidate.train_rows},
+        data={**lineage, "training rows": candidate.train_rows, "validation rows": candidate.valid_rows},
         metrics=candidate.metrics,
         limitations=["One reference period only.", "New zones were never seen."],
     )
@@ -69,17 +82,26 @@ def typed_in_card(candidate: Candidate, lineage: dict[str, str]) -> ModelCard:
             "section '## Data' is missing",
         ),
         (module03.exercise_2, (good_card, CANDIDATE), True, "all from the candidate"),
-        (module03.exercise_3, (None,), None, "not done yet"),
-        (module03.exercise_3, (PromotionPolicy(metric="accuracy", min_value=0.6),), False, "rank by ROC AUC"),
+        (module03.exercise_3, (lambda train, valid: None, None, SPLITS), None, "not done yet"),
+        (module03.exercise_3, (lambda train, valid: 0.6, None, SPLITS), False, "not the no-skill"),
+        (module03.exercise_3, (no_skill, None, SPLITS), None, "now declare PROMOTION_POLICY"),
+        (module03.exercise_3, (no_skill, PromotionPolicy(min_value=0.6), SPLITS), False, "ranks by log loss"),
         (
             module03.exercise_3,
-            (PromotionPolicy(metric="roc_auc", min_value=0.6, require_model_card=False),),
+            (no_skill, PromotionPolicy(metric="log_loss", min_value=0.5), SPLITS),
             False,
-            "no model card, no promotion",
+            "lower-is-better",
         ),
-        (module03.exercise_3, (PromotionPolicy(metric="roc_auc", min_value=0.6),), True, "ROC AUC ≥ 0.6"),
+        (module03.exercise_3, (no_skill, PromotionPolicy(metric="log_loss", max_value=0.6), SPLITS), False, "bar"),
+        (
+            module03.exercise_3,
+            (no_skill, PromotionPolicy(metric="log_loss", max_value=NO_SKILL, require_model_card=False), SPLITS),
+            False,
+            "model card",
+        ),
+        (module03.exercise_3, (no_skill, PromotionPolicy(metric="log_loss", max_value=NO_SKILL), SPLITS), True, "beat"),
     ],
 )
 def test_self_checks(exercise, args, outcome, says, capsys) -> None:
-    assert exercise(*args) is outcome
+    assert exercise(*args).status == {True: "pass", False: "fail", None: "todo"}[outcome]
     assert says in capsys.readouterr().out

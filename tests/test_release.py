@@ -11,6 +11,7 @@ from grading.notebook_io import NotebookError, read_notebook
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR, course_notebooks
 from grading.release import release, release_notebook, stale_notebooks
 from grading.steps.cell_roles import is_exercise, is_locked, lock_intact
+from grading.steps.mark_cells import EXERCISE_MARKER, LOCKED_MARKER, without_marker
 from grading.steps.restore_locked import restore_locked
 from grading.steps.strip_solutions import SolutionMarkerError, strip_source
 
@@ -52,8 +53,19 @@ def test_release_locks_instructor_cells_and_keeps_exercises_editable() -> None:
     released = release_notebook(_notebook("import os", "# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n# STUB: x = None"))
     title, setup, exercise = released.cells
     assert is_locked(title) and is_locked(setup) and lock_intact(setup) and setup.metadata["editable"] is False
-    assert is_exercise(exercise) and not is_locked(exercise) and exercise.source == "# YOUR CODE HERE\nx = None"
+    assert is_exercise(exercise) and not is_locked(exercise)
+    assert exercise.source == f"{EXERCISE_MARKER}\n# YOUR CODE HERE\nx = None"
+    assert setup.source == f"{LOCKED_MARKER}\nimport os" and title.source == "# Title"
     assert all(cell.outputs == [] and cell.execution_count is None for cell in released.cells[1:])
+
+
+def test_release_marks_exercise_headings_once_and_marking_is_idempotent() -> None:
+    solution = _notebook("import os", "# BEGIN SOLUTION\nx = 1\n# END SOLUTION")
+    solution.cells.insert(1, nbformat.v4.new_markdown_cell("## Exercise 1 — do it", id="ex1-md"))
+    once = release_notebook(solution)
+    twice = release_notebook(once)
+    assert once.cells[1].source == "## ✏️ Exercise 1 — do it"
+    assert [cell.source for cell in twice.cells[2:]] == [cell.source for cell in once.cells[2:]]
 
 
 def test_release_refuses_a_stub_that_is_not_python() -> None:
@@ -104,7 +116,8 @@ def test_restore_puts_back_edited_and_deleted_locked_cells() -> None:
     submission.cells.append(nbformat.v4.new_code_cell("helper = 2", id="learner-extra"))
     merged, report = restore_locked(official, submission)
     # the deleted locked cell returns right after its released predecessor; learner cells keep their place
-    assert [cell.source for cell in merged.cells[1:]] == ["check = 'official'", "x = 42", "write = 1", "helper = 2"]
+    sources = [without_marker(cell.source) for cell in merged.cells[1:]]
+    assert sources == ["check = 'official'", "x = 42", "write = 1", "helper = 2"]
     assert report.restored == ["c0"] and report.reinserted == ["c2"]
     assert any("edited" in line for line in report.messages())
 
@@ -129,3 +142,11 @@ def test_released_notebooks_have_no_outputs() -> None:
     for path in course_notebooks(NOTEBOOKS_DIR):
         notebook = read_notebook(path)
         assert all(not cell.get("outputs") for cell in notebook.cells), f"{path.name} has outputs"
+
+
+@pytest.mark.parametrize("solution", course_notebooks(SOLUTIONS_DIR), ids=lambda path: path.stem)
+def test_grading_a_solution_reports_no_edited_locked_cells(solution: Path) -> None:
+    """The release adds markers to locked cells; a solution without them has edited nothing."""
+    official = release_notebook(read_notebook(solution))
+    _, report = restore_locked(official, read_notebook(solution))
+    assert report.restored == [] and report.reinserted == []

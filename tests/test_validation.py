@@ -343,6 +343,7 @@ BAD_INPUTS = [
     (lambda: validate(good_orders(), ValidationRules({"wether": Impute("most_frequent")})), "'wether'"),
     (lambda: validate(good_orders(), ValidationRules({"weather": Impute("median")})), "median"),
     (lambda: validate(good_orders(), ValidationRules({"weather": Impute("mean")})), "'mean'"),
+    (lambda: Impute("mean"), "choose one of 'median', 'most_frequent', 'constant'"),
     (lambda: validate(good_orders(), ValidationRules({"weather": Reject})), "instance"),
     (lambda: validate(good_orders(), ValidationRules({"weather": "drop"})), "Impute(...) or Reject()"),
     (lambda: validate(good_orders(), ValidationRules({"is_late": Impute("most_frequent")})), "cannot be imputed"),

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grading.artifact_tests.shared import fail, require_manifest, rows_text
-from grading.selfcheck.module02 import CACHE_QUESTIONS
+from grading.artifact_tests.shared import expected_data_version, fail, require_manifest, rows_text
+from grading.selfcheck.module02 import CACHE_QUESTIONS, answer_is_right
 from mlops_kit.course import module_id
 from mlops_kit.data import file_period, load_orders
 from mlops_kit.datagen import DINNER_RUSH, LUNCH_RUSH, read_defect_ledger
@@ -81,6 +81,7 @@ class Truth:
     period_end: pd.Timestamp
     features: pd.DataFrame
     dictionary: FeatureDictionary
+    data_version: str
 
     @property
     def valid_months(self) -> list[pd.Period]:
@@ -121,11 +122,13 @@ def _expected_features(raw: pd.DataFrame, clean_rows: set[int]) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def truth(data_dir: Path, variant_dir: Path) -> Truth:
     raw = load_orders(data_dir, "reference")
-    defects = read_defect_ledger(variant_dir)
-    defects = defects[(defects["file"] == SOURCE_FILE) & (defects["expected_action"] == "quarantine")]
+    ledger = read_defect_ledger(variant_dir)
+    ledger = ledger[ledger["file"] == SOURCE_FILE]
+    defects = ledger[ledger["expected_action"] == "quarantine"]
     clean_rows = set(range(len(raw))) - set(defects["row"].astype(int))
     start, end = file_period(data_dir, "reference")
-    return Truth(raw, clean_rows, start, end, _expected_features(raw, clean_rows), load_feature_dictionary())
+    features = _expected_features(raw, clean_rows)
+    return Truth(raw, clean_rows, start, end, features, load_feature_dictionary(), expected_data_version(raw, ledger))
 
 
 def _read_run(folder: Path, manifest: dict[str, Any], name: str, run_id: Any) -> dict[str, Any]:
@@ -169,8 +172,8 @@ def _check_engine(folder: Path, runs: dict[str, dict[str, Any]]) -> None:
 
 
 @pytest.fixture(scope="session")
-def artifacts(artifacts_dir: Path, variant: int) -> Module2Artifacts:
-    """Load the artifacts; fail every check with one clear message if they are incomplete."""
+def artifacts(artifacts_dir: Path, variant: int, truth: Truth) -> Module2Artifacts:
+    """Load the artifacts; fail every check with one clear message if they are incomplete or of other data."""
     manifest = require_manifest(artifacts_dir, MODULE, variant, REQUIRED_FILES)
     folder = artifacts_dir / MODULE
     run_ids = manifest.get("runs") or {}
@@ -181,6 +184,11 @@ def artifacts(artifacts_dir: Path, variant: int) -> Module2Artifacts:
     if manifest.get("published_run") != runs["first"]["run_id"]:
         fail(f"the published feature set comes from run {manifest.get('published_run')}, not from the first run")
     facts = runs["first"]["facts"]
+    if facts.get("data_version") != truth.data_version:
+        fail(
+            f"the first run validated data of version {facts.get('data_version')}, but the graded data's clean rows "
+            f"have version {truth.data_version}: these run records come from other data"
+        )
     for key in ("data_version", "feature_set_version"):
         if manifest.get(key) != facts.get(key):
             fail(f"manifest {key} {manifest.get(key)} differs from the first run's {facts.get(key)}")
@@ -358,8 +366,7 @@ def _check_answer(artifacts: Module2Artifacts, key: str) -> None:
     if isinstance(answer, str):
         answer = [answer]
     assert isinstance(answer, list), f"{key}: answer with a list of stage names, got {answer!r}"
-    expected = CACHE_QUESTIONS[key]["reruns"]
-    assert set(answer) == set(expected), (
+    assert answer_is_right(key, answer), (
         f"{key} ({CACHE_QUESTIONS[key]['change']}): you answered {sorted(answer)}; hint: {CACHE_QUESTIONS[key]['hint']}"
     )
 

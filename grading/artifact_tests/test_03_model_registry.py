@@ -1,10 +1,13 @@
 """Artifact checks for module 3 (model registry & governance).
 
 The MLflow database is read with MLflow's own client, never by parsing its files. Expected
-lineage is recomputed from the graded variant's data: the data version by validating its
-reference file with the reference rules, the feature-set version from the shipped feature
-dictionary. Integrity (manifest, variant, a database with registered versions) is a
-precondition of every check, not a source of points: points come from the exercises.
+values come from the graded variant's raw data and defect ledger, recomputed here without
+mlops_kit.validation: the data version (the clean rows' canonical CSV hash), the validation
+split, the no-skill bar of the policy; the feature-set version is the shipped dictionary's.
+Every check depends on the graded data: the champion's recorded metrics must be what its model
+scores on the graded validation split, so a registry copied from a run on other data fails.
+Integrity (manifest, variant, a database with registered versions) is a precondition of every
+check, not a source of points: points come from the exercises.
 """
 
 from __future__ import annotations
@@ -18,10 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from grading.artifact_tests.shared import fail, require_manifest
+from grading.artifact_tests.shared import expected_clean_text, expected_data_version, fail, require_manifest
 from mlops_kit.course import module_id
+from mlops_kit.data import file_period, load_orders
+from mlops_kit.datagen import read_defect_ledger
+from mlops_kit.domain import TIMESTAMP_FORMAT
+from mlops_kit.pipeline import DEFAULT_VALID_MONTHS
 from mlops_kit.registry.audit import AUDIT_LOG_FILE, read_audit_log
 from mlops_kit.registry.card import (
     CARD_FILE,
@@ -30,12 +39,15 @@ from mlops_kit.registry.card import (
     card_problems,
     card_sections,
 )
+from mlops_kit.registry.metrics import METRIC_DIRECTIONS
 from mlops_kit.registry.policy import CHAMPION
 from mlops_kit.registry.tracking import DEFAULT_MODEL_NAME
 from mlops_kit.registry.versions import LINEAGE_TAGS
 
 MODULE = module_id(3)
 REQUIRED_FILES = ("candidates.json", "alias_state.json", "policy.json", AUDIT_LOG_FILE)
+SOURCE_FILE = "reference.csv"
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -68,18 +80,42 @@ class Registry:
         return next((version for version in self.versions if version.version == number), None)
 
 
-@pytest.fixture(scope="session")
-def expected_lineage(data_dir: Path) -> dict[str, str]:
-    """The graded variant's data version and the shipped feature dictionary's feature-set version."""
-    from mlops_kit.data import file_period, load_orders
-    from mlops_kit.features import feature_set_version, load_feature_dictionary
-    from mlops_kit.validation import reference_rules, validate
+@dataclass(frozen=True)
+class Graded:
+    """What the graded variant's raw data and ledger say: lineage, validation split, the no-skill bar."""
 
-    _, cutoff = file_period(data_dir, "reference")
-    data_version = validate(
-        load_orders(data_dir, "reference"), reference_rules(cutoff), source="reference.csv"
-    ).data_version
-    return {"data_version": data_version, "feature_set_version": feature_set_version(load_feature_dictionary())}
+    lineage: dict[str, str]
+    valid_rows: list[int]
+    valid_late: pd.Series
+    no_skill_log_loss: float
+
+
+@pytest.fixture(scope="session")
+def graded(data_dir: Path, variant_dir: Path) -> Graded:
+    from mlops_kit.features import feature_set_version, load_feature_dictionary
+
+    raw = load_orders(data_dir, SOURCE_FILE.removesuffix(".csv"))
+    defects = read_defect_ledger(variant_dir)
+    defects = defects[defects["file"] == SOURCE_FILE]
+    clean = expected_clean_text(raw, defects)
+    start, end = file_period(data_dir, "reference")
+    valid_months = pd.period_range(start, end - pd.Timedelta(seconds=1), freq="M")[-DEFAULT_VALID_MONTHS:]
+    in_valid = pd.to_datetime(clean["created_at"], format=TIMESTAMP_FORMAT).dt.to_period("M").isin(valid_months)
+    late = clean["is_late"].astype(int)
+    rate = float(late[~in_valid].mean())
+    valid_late = late[in_valid]
+    no_skill = float(-(valid_late * np.log(rate) + (1 - valid_late) * np.log(1 - rate)).mean())
+    lineage = {
+        "data_version": expected_data_version(raw, defects),
+        "feature_set_version": feature_set_version(load_feature_dictionary()),
+    }
+    return Graded(lineage, [int(row) for row in valid_late.index], valid_late, no_skill)
+
+
+@pytest.fixture(scope="session")
+def expected_lineage(graded: Graded) -> dict[str, str]:
+    """The graded variant's data version and the shipped feature dictionary's feature-set version."""
+    return graded.lineage
 
 
 @pytest.fixture(scope="session")
@@ -173,12 +209,18 @@ def test_versions_carry_lineage(registry: Registry, expected_lineage: dict[str, 
 
 
 @pytest.mark.points(2)
-def test_model_cards_complete(registry: Registry) -> None:
-    """Exercise 2: every version's training run holds a model card with intended use, data, metrics and limitations."""
+def test_model_cards_complete(registry: Registry, graded: Graded) -> None:
+    """Exercise 2: every version's model card has intended use, data (the graded validation split), metrics, limitations."""
+    rows = len(graded.valid_rows)
     for version in registry.versions:
         assert version.card is not None, f"the run of {version.label} has no {CARD_FILE} artifact"
         problems = card_problems(version.card, REQUIRED_SECTIONS)
         assert not problems, f"the model card of {version.label}: {'; '.join(problems)}"
+        data = card_sections(version.card).get("data", "")
+        assert str(rows) in data or f"{rows:,}" in data, (
+            f"the Data section of {version.label}'s card does not give the size of the validation split it was "
+            f"scored on ({rows} orders in the graded data): take it from the candidate, not from a number you saw"
+        )
 
 
 @pytest.mark.points(2)
@@ -200,16 +242,73 @@ def test_model_cards_state_lineage_and_metrics(registry: Registry, expected_line
         )
 
 
-@pytest.mark.points(1)
-def test_policy_as_declared(registry: Registry) -> None:
-    """Exercise 3: the declared policy is the team's: ROC AUC ≥ 0.6, beat the champion, lineage tags and a model card."""
+@dataclass(frozen=True)
+class GradedChampion:
+    """The champion, loaded by alias, and what it scores on the graded validation split."""
+
+    version: Version
+    uri: str
+    probabilities: np.ndarray
+    metrics: dict[str, float]
+
+
+@pytest.fixture(scope="session")
+def champion_on_graded_data(registry: Registry, graded: Graded, data_dir: Path) -> GradedChampion:
+    """Load the champion by alias and score it on the graded validation split (sklearn, not the course's code).
+
+    Fails when the recorded metrics are not what the model scores on this data: a registry
+    trained or scored on other data earns nothing for the checks that use it.
+    """
+    import mlflow
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    from mlops_kit.registry.trust import allowed_types, check_allowed, deserialization_allowed
+    from mlops_kit.validation import reference_rules, validate
+
+    champion = _champion(registry)
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    mlflow.set_registry_uri(registry.tracking_uri)
+    uri = f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION}"
+    flavor = mlflow.models.get_model_info(uri).flavors.get("sklearn")
+    if flavor is None:
+        fail(f"{uri} is not a scikit-learn model")
+    check_allowed(flavor.get("skops_trusted_types") or [], allowed_types(), what=uri)
+    with deserialization_allowed():
+        model = mlflow.sklearn.load_model(uri)
+    _, cutoff = file_period(data_dir, "reference")
+    typed = validate(load_orders(data_dir, "reference"), reference_rules(cutoff)).clean  # model inputs only
+    missing = sorted(set(graded.valid_rows) - set(typed.index))
+    if missing:
+        fail(f"cannot score the champion: validation rows {missing[:5]} are not clean orders")
+    probabilities = np.asarray(model.predict_proba(typed.loc[graded.valid_rows].drop(columns=["is_late"])))
+    if probabilities.shape != (len(graded.valid_rows), 2):
+        fail(f"{uri}: predict_proba returned shape {probabilities.shape} for {len(graded.valid_rows)} orders")
+    late = graded.valid_late.to_numpy()
+    scored = {"roc_auc": float(roc_auc_score(late, probabilities[:, 1]))}
+    scored["log_loss"] = float(log_loss(late, np.clip(probabilities[:, 1], 0, 1), labels=[0, 1]))
+    for metric, value in scored.items():
+        recorded = champion.metrics.get(metric)
+        if recorded is None or not math.isclose(recorded, value, abs_tol=TOLERANCE):
+            fail(
+                f"champion {champion.label} records {metric} {recorded}, but on the graded data's validation split "
+                f"({len(late)} orders) it scores {value:.4f}: it was not trained and scored on this data"
+            )
+    return GradedChampion(champion, uri, probabilities, scored)
+
+
+@pytest.mark.points(2)
+def test_policy_as_declared(registry: Registry, graded: Graded) -> None:
+    """Exercise 3: the policy is the team's: log loss below the no-skill bar of the graded data, beat the champion, lineage and card."""
     policy = json.loads((registry.folder / "policy.json").read_text(encoding="utf-8"))
     assert isinstance(policy, dict), "policy.json holds no policy: declare PROMOTION_POLICY"
-    assert policy.get("metric") == "roc_auc", (
-        f"the policy ranks by {policy.get('metric')!r}, the team asked for roc_auc"
+    assert policy.get("metric") == "log_loss", (
+        f"the policy ranks by {policy.get('metric')!r}; the team ranks by log loss"
     )
-    assert policy.get("min_value") is not None and math.isclose(policy["min_value"], 0.6), (
-        f"the policy's min_value is {policy.get('min_value')}, the team asked for 0.6"
+    bound = "min_value" if METRIC_DIRECTIONS["log_loss"] else "max_value"
+    value = policy.get(bound)
+    assert value is not None and math.isclose(value, graded.no_skill_log_loss, abs_tol=TOLERANCE), (
+        f"the policy's {bound} is {value}; on the graded data the no-skill forecast's log loss is "
+        f"{graded.no_skill_log_loss:.4f}: compute the bar from the data the notebook runs on"
     )
     assert policy.get("must_beat_champion") is True, "the policy does not require beating the current champion"
     assert set(LINEAGE_TAGS) <= set(policy.get("required_tags", [])), "the policy does not require the lineage tags"
@@ -225,32 +324,32 @@ def test_policy_as_declared(registry: Registry) -> None:
 
 
 @pytest.mark.points(3)
-def test_champion_is_best_by_policy_metric(registry: Registry) -> None:
-    """Exercise 3: the champion alias points to the best registered version by the policy's metric, above its minimum."""
+def test_champion_is_best_by_policy_metric(registry: Registry, champion_on_graded_data: GradedChampion) -> None:
+    """Exercise 3: the champion is the best registered version by the policy's metric, within its bounds, on the graded data."""
     policy = _policy(registry)
     metric = policy["metric"]
-    higher = metric not in ("log_loss", "brier")
-    champion = _champion(registry)
+    champion = champion_on_graded_data.version
     scored = [version for version in registry.versions if version.metrics.get(metric) is not None]
     assert champion in scored, f"champion {champion.label} has no {metric} metric"
-    best = max(scored, key=lambda v: v.metrics[metric]) if higher else min(scored, key=lambda v: v.metrics[metric])
+    sign = 1 if METRIC_DIRECTIONS[metric] else -1
+    best = max(scored, key=lambda v: sign * v.metrics[metric])
     value, top = champion.metrics[metric], best.metrics[metric]
     assert math.isclose(value, top, abs_tol=1e-12), (
         f"champion is {champion.label} with {metric} {value:.4f}, but {best.label} has {top:.4f}"
     )
     if policy.get("min_value") is not None:
-        assert value >= policy["min_value"], (
-            f"champion's {metric} {value:.4f} is below the policy's minimum {policy['min_value']}"
-        )
+        assert value >= policy["min_value"], f"champion's {metric} {value:.4f} is below the policy's minimum"
+    if policy.get("max_value") is not None:
+        assert value <= policy["max_value"], f"champion's {metric} {value:.4f} is above the policy's maximum"
     for tag in LINEAGE_TAGS:
         assert champion.tags.get(tag), f"champion {champion.label} has no {tag} tag"
 
 
 @pytest.mark.points(2)
-def test_audit_trail(registry: Registry) -> None:
+def test_audit_trail(registry: Registry, champion_on_graded_data: GradedChampion) -> None:
     """Exercise 3: the champion's promotion is on record, on the version and in audit_log.jsonl: who, when, why."""
     _policy(registry)
-    champion = _champion(registry)
+    champion = champion_on_graded_data.version
     tags = champion.tags
     assert tags.get("audit.decision") == "approved", (
         f"champion {champion.label} has audit.decision {tags.get('audit.decision')!r}"
@@ -275,32 +374,9 @@ def test_audit_trail(registry: Registry) -> None:
 
 
 @pytest.mark.points(1)
-def test_champion_loads_by_alias(registry: Registry, data_dir: Path) -> None:
-    """Exercise 3: models:/late-delivery@champion loads in a fresh process and predicts P(late) for clean orders."""
-    import mlflow
-
-    from mlops_kit.data import file_period, load_orders
-    from mlops_kit.registry.trust import (
-        allowed_types,
-        check_allowed,
-        deserialization_allowed,
-    )
-    from mlops_kit.validation import reference_rules, validate
-
+def test_champion_loads_by_alias(registry: Registry, champion_on_graded_data: GradedChampion) -> None:
+    """Exercise 3: models:/late-delivery@champion loads in a fresh process and predicts P(late) for the graded orders."""
     _policy(registry)
-    mlflow.set_tracking_uri(registry.tracking_uri)
-    mlflow.set_registry_uri(registry.tracking_uri)
-    uri = f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION}"
-    flavor = mlflow.models.get_model_info(uri).flavors.get("sklearn")
-    assert flavor is not None, f"{uri} is not a scikit-learn model"
-    check_allowed(flavor.get("skops_trusted_types") or [], allowed_types(), what=uri)
-    with deserialization_allowed():
-        model = mlflow.sklearn.load_model(uri)
-    _, cutoff = file_period(data_dir, "reference")
-    clean = validate(load_orders(data_dir, "reference"), reference_rules(cutoff)).clean
-    rows = clean.drop(columns=["is_late"]).tail(50)
-    probabilities = model.predict_proba(rows)
-    assert probabilities.shape == (len(rows), 2), (
-        f"predict_proba returned shape {probabilities.shape} for {len(rows)} orders"
-    )
+    probabilities = champion_on_graded_data.probabilities
     assert ((probabilities >= 0) & (probabilities <= 1)).all(), "the champion's probabilities leave [0, 1]"
+    assert np.allclose(probabilities.sum(axis=1), 1.0), "the champion's class probabilities do not add up to 1"

@@ -48,17 +48,20 @@ def exercise_2(missing_policy: Mapping[str, Any]) -> str:
     for column in IMPUTABLE:
         action = missing_policy.get(column)
         assert isinstance(action, Impute), (
-            f"{column}: a missing value here is a known glitch, impute it (got {action!r})"
+            f"{column}: the data's owners say a gap here leaves the order fine; should the row go? (got {action!r})"
         )
     assert missing_policy["prep_time_min"].strategy == "median", (
-        "prep_time_min is skewed by slow kitchens: impute the median, which outliers do not pull"
+        "prep_time_min: a few extreme values pull some statistics far from a typical order; look at exercise 3's "
+        "plot and pick the statistic they do not move"
     )
     assert raw_column("weather").kind == "category" and missing_policy["weather"].strategy == "most_frequent", (
-        "weather is a category: impute its most frequent value"
+        "weather is a category (see the column table): which strategy gives a value a category can take?"
     )
     for column, action in missing_policy.items():
         if column not in IMPUTABLE:
-            assert isinstance(action, Reject), f"{column}: without it the order cannot be trusted; Reject it"
+            assert isinstance(action, Reject), (
+                f"{column}: the data's owners say a gap here means a broken record; can its row be kept?"
+            )
     return "prep_time_min → median, weather → most frequent, everything else rejected"
 
 
@@ -80,8 +83,14 @@ def exercise_3(outlier_rules: Sequence[Any], raw: pd.DataFrame) -> str:
     plausible = prep <= 90
     wrongly = int((flagged & plausible).sum())
     missed = int((~flagged & (prep > PREP_TIME_LIMIT_MIN)).sum())
-    assert wrongly == 0, f"your rule flags {wrongly} plausible preparation times (90 min or less); loosen it"
-    assert missed == 0, f"{missed} preparation times above {PREP_TIME_LIMIT_MIN:g} min pass your rule; tighten it"
+    assert wrongly == 0, (
+        f"your rule flags {wrongly} preparation times that a busy kitchen can announce; where does the bulk of the "
+        "plotted distribution end?"
+    )
+    assert missed == 0, (
+        f"{missed} preparation times that no kitchen needs pass your rule; look for the gap between the bulk and "
+        "the far-away values in the plot"
+    )
     return f"{int(flagged.sum())} implausible preparation times flagged, no plausible one"
 
 

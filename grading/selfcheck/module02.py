@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -10,35 +11,49 @@ import pandas as pd
 from grading.selfcheck import NotDone, self_check
 from mlops_kit.pipeline import STAGE_NAMES
 
-CACHE_QUESTIONS: dict[str, dict[str, Any]] = {
+QUIZ_SALT = "mlops-course/module02/cache-quiz/v1"
+
+
+def answer_digest(key: str, stages: Iterable[str]) -> str:
+    """Salted sha256 of an answer to cache question ``key``: the set of stages that run again."""
+    return hashlib.sha256(f"{QUIZ_SALT}|{key}|{','.join(sorted(set(stages)))}".encode()).hexdigest()
+
+
+CACHE_QUESTIONS: dict[str, dict[str, str]] = {
     "valid_months": {
         "change": "VALID_MONTHS goes from 2 to 3.",
-        "reruns": ["split"],
-        "hint": "a parameter is part of its own stage's cache key; the stages upstream never see it",
+        "answer": "52e07ae7037c9c5cc12bf26af900e17ce9030865ed72ccb633796dea8d29620d",
+        "hint": "a parameter is part of its own stage's cache key; which stages ever see this one?",
     },
     "description": {
         "change": "The description of distance_km in the feature dictionary is reworded.",
-        "reruns": ["features"],
-        "hint": "the dictionary is a parameter of the features stage, so that stage runs again; but does its "
-        "output change? Downstream keys are built from output hashes",
+        "answer": "f2d8d352d526a2ac69706dc01b440d51db60cd32b8d1266b636e157bcbd52e58",
+        "hint": "the dictionary is a parameter of one stage; after that stage runs, does its output change? "
+        "Downstream keys are built from output hashes, not from upstream keys",
     },
     "new_data": {
         "change": "reference.csv is replaced by a corrected file in which one clean order's basket size is fixed.",
-        "reruns": ["ingest", "validate", "features", "split"],
-        "hint": "the ingest key holds the file's sha256, and the corrected row flows through every stage",
+        "answer": "6965de7448d92ff3e064f0a2913fbb3ca5bb71198d3d794667f97f422376d066",
+        "hint": "which stage's key holds something about the file's content? Then follow the corrected row: "
+        "does each stage's output change?",
     },
     "moved_folder": {
         "change": "The data folder moves to another disk; DATA_DIR points there, the files are identical.",
-        "reruns": [],
-        "hint": "where the data lives is context, not a parameter: no cache key holds it",
+        "answer": "c09e5aa85d5c3eb38c3fb9edd1b138d667aeab89655242acd950f9c8a6b86edf",
+        "hint": "is where the data lives a parameter (in a key) or context (handed to the function only)?",
     },
     "ingest_comment": {
         "change": "A comment is added inside the ingest stage's function.",
-        "reruns": ["ingest"],
-        "hint": "a code version hashes the source, comments included; what does ingest then produce?",
+        "answer": "bbff537a98bd28b7ccea95b38b6942b9a776e0fd536714c506beaff7a90eee09",
+        "hint": "a code version hashes the source, comments included; and what does that stage then produce?",
     },
 }
-"""Exercise 3: each change, and the stages that run again on the next run (the rest are cache hits)."""
+"""Exercise 3: each change, the salted digest of the stages that run again (never the stages), a hint."""
+
+
+def answer_is_right(key: str, stages: Iterable[str]) -> bool:
+    """True when ``stages`` are exactly the stages that run again after change ``key``."""
+    return answer_digest(key, stages) == CACHE_QUESTIONS[key]["answer"]
 
 
 def _boundary_orders() -> pd.DataFrame:
@@ -169,9 +184,7 @@ def exercise_3(answers: Mapping[str, Any]) -> str:
         raise NotDone("fill in ANSWERS: for each change, the list of stages that run again")
     missing = [key for key in CACHE_QUESTIONS if answers.get(key) is None]
     assert not missing, f"still unanswered: {missing}"
-    wrong = [
-        key for key, question in CACHE_QUESTIONS.items() if _stage_set(answers[key], key) != set(question["reruns"])
-    ]
+    wrong = [key for key in CACHE_QUESTIONS if not answer_is_right(key, _stage_set(answers[key], key))]
     assert not wrong, (
         f"{len(wrong)} of {len(CACHE_QUESTIONS)} answers are off. {wrong[0]}: {CACHE_QUESTIONS[wrong[0]]['hint']}"
     )

@@ -51,6 +51,10 @@ def exercise_2(write_model_card: Callable[[Any, Mapping[str, str]], Any], candid
             f"the Data section must name the {tag} of the lineage you are given ({value!r} in this check): "
             "use the lineage argument"
         )
+    rows = shifted.valid_rows
+    assert str(rows) in sections["data"] or f"{rows:,}" in sections["data"], (
+        "the Data section must say how many orders the validation split holds (from the candidate)"
+    )
     assert any(math.isclose(number, 0.6173, abs_tol=5e-4) for number in card_metric_values(markdown)), (
         "the Metrics section must show the candidate's own roc_auc (candidate.metrics), not numbers typed in"
     )
@@ -59,24 +63,50 @@ def exercise_2(write_model_card: Callable[[Any, Mapping[str, str]], Any], candid
     return "the card has intended use, data (with lineage), metrics and limitations, all from the candidate"
 
 
-@self_check("Exercise 3")
-def exercise_3(policy: Any) -> str:
-    """Does the declared policy say what the team asked for?"""
-    from mlops_kit.registry import PromotionPolicy
+def _no_skill(train: Any, valid: Any) -> float:
+    """Log loss on ``valid`` of always predicting ``train``'s late rate (the bar of exercise 3)."""
+    rate = float(train["is_late"].astype(float).mean())
+    late = valid["is_late"].astype(float)
+    return float(-(late * math.log(rate) + (1 - late) * math.log(1 - rate)).mean())
 
+
+@self_check("Exercise 3")
+def exercise_3(no_skill_log_loss: Callable[[Any, Any], Any], policy: Any, feature_set: Any) -> str:
+    """Is the bar the no-skill forecast's log loss, computed from the data, and does the policy say what the team asked?"""
+    from mlops_kit.registry import PromotionPolicy, higher_is_better
+
+    bar = _no_skill(feature_set.train, feature_set.valid)
+    mine = no_skill_log_loss(feature_set.train, feature_set.valid)
+    if mine is None and policy is None:
+        raise NotDone("no_skill_log_loss returns None and PROMOTION_POLICY is None")
+    assert mine is not None, "no_skill_log_loss returns None: return the log loss as a float"
+    assert math.isclose(float(mine), bar, rel_tol=1e-6), (
+        f"no_skill_log_loss gives {float(mine):.4f} on this data, which is not the no-skill forecast's log loss: "
+        "the forecast gives every order the training split's late rate; score it on the validation split's labels"
+    )
+    shifted = feature_set.valid.assign(is_late=feature_set.valid["is_late"].iloc[::-1].to_numpy())
+    assert math.isclose(float(no_skill_log_loss(feature_set.train, shifted)), _no_skill(feature_set.train, shifted)), (
+        "no_skill_log_loss must compute from the frames it is given, not from numbers of this data"
+    )
     if policy is None:
-        raise NotDone("PROMOTION_POLICY is None; declare a PromotionPolicy")
+        raise NotDone("the bar is right; now declare PROMOTION_POLICY")
     assert isinstance(policy, PromotionPolicy), (
         f"PROMOTION_POLICY must be a PromotionPolicy, not {type(policy).__name__}"
     )
-    assert policy.metric == "roc_auc", f"rank by ROC AUC (metric='roc_auc'), not {policy.metric!r}"
-    assert policy.min_value is not None and math.isclose(policy.min_value, 0.6), (
-        f"a champion needs ROC AUC of at least 0.60: min_value=0.6 (got {policy.min_value})"
+    assert policy.metric == "log_loss", f"the team ranks by log loss, your policy by {policy.metric!r}"
+    bound, other = ("min_value", "max_value") if higher_is_better(policy.metric) else ("max_value", "min_value")
+    assert getattr(policy, other) is None, (
+        f"{policy.metric} is {'higher' if bound == 'min_value' else 'lower'}-is-better (METRIC_DIRECTIONS): "
+        f"a bound on {other} keeps out the good models, not the bad ones"
     )
-    assert policy.max_value is None, "the team set no upper bound: leave max_value as None"
-    assert policy.must_beat_champion, "a new champion must beat the current one: must_beat_champion=True"
+    value = getattr(policy, bound)
+    assert value is not None and math.isclose(value, bar, rel_tol=1e-6), (
+        f"the bar of the policy is {value}: it should be the no-skill forecast's log loss on this data, "
+        "computed by no_skill_log_loss (not typed in)"
+    )
+    assert policy.must_beat_champion, "the team wants a new champion to do better than the current one: which field?"
     missing = [tag for tag in LINEAGE_TAGS if tag not in policy.required_tags]
-    assert not missing, f"require the lineage tags: required_tags must include {missing}"
-    assert policy.require_model_card, "no model card, no promotion: require_model_card=True"
+    assert not missing, f"a version without its lineage must not be promoted: {missing} are not required"
+    assert policy.require_model_card, "the team asked for a model card before any promotion"
     assert policy.alias == "champion", f"the policy guards the 'champion' alias, not {policy.alias!r}"
-    return "ROC AUC ≥ 0.6, beat the champion, lineage tags and a model card required"
+    return f"log loss must beat the no-skill bar ({bar:.4f} here) and the champion; lineage and card required"

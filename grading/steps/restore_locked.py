@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import nbformat
 
 from grading.steps.cell_roles import is_locked
+from grading.steps.mark_cells import unmarked
 
 
 @dataclass
@@ -43,7 +44,7 @@ def restore_locked(
         cell_id = cell.get("id")
         if cell_id in official_locked:
             original = official_locked[cell_id]
-            if cell.source != original.source:
+            if unmarked(cell.source) != unmarked(original.source):  # a solution notebook has no markers
                 report.restored.append(cell_id)
             merged.cells.append(copy.deepcopy(original))
             seen.add(cell_id)

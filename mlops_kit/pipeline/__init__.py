@@ -63,6 +63,7 @@ from mlops_kit.pipeline.orders import (
 )
 from mlops_kit.pipeline.split import DEFAULT_VALID_MONTHS, check_split, time_split, valid_period_start
 from mlops_kit.pipeline.stage import Output, Stage
+from mlops_kit.pipeline.upstream import UpstreamChoice, upstream_validate_stage
 
 __all__ = [
     "DEFAULT_VALID_MONTHS",
@@ -88,6 +89,7 @@ __all__ = [
     "StageFailed",
     "StageFailure",
     "StageOutputError",
+    "UpstreamChoice",
     "build_feature_set",
     "build_features",
     "check_split",
@@ -110,6 +112,7 @@ __all__ = [
     "read_run_record",
     "split_stage",
     "time_split",
+    "upstream_validate_stage",
     "valid_period_start",
     "validate_orders",
     "validate_stage",

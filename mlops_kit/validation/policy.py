@@ -31,6 +31,13 @@ class Impute:
     strategy: Strategy
     value: Any = None
 
+    def __post_init__(self) -> None:
+        """Fail at the exercise, not cells later: an unknown strategy is named with the allowed ones."""
+        if self.strategy not in STRATEGIES:
+            raise ValidationInputError(
+                f"Impute({self.strategy!r}): unknown strategy; choose one of {', '.join(map(repr, STRATEGIES))}"
+            )
+
 
 @dataclass(frozen=True)
 class Reject:
@@ -143,8 +150,6 @@ def _check_action(column: RawColumn, action: Any) -> None:
         raise ValidationInputError(
             f"{where}: {column.name} cannot be imputed ({_NEVER_IMPUTED[column.kind]}); use Reject()"
         )
-    if action.strategy not in STRATEGIES:
-        raise ValidationInputError(f"{where}: unknown strategy {action.strategy!r}; use one of {', '.join(STRATEGIES)}")
     if action.strategy == "median" and column.kind not in NUMERIC_KINDS:
         raise ValidationInputError(
             f"{where}: Impute('median') needs a numeric column, {column.name} is {column.kind}; "

@@ -1,0 +1,129 @@
+"""Every module's points depend on the graded variant (issue 12, item 8; issue 6, section 4).
+
+- Answers hard-coded from the shipped data (variant 0) lose points on another variant, in every module
+  (module 1's case is in test_grading_end_to_end.py; modules 2 and 3 are here).
+- Artifacts of a correct run on variant 0, with manifests rewritten to claim the graded variant, score
+  at most a quarter of a module's points.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from grading.checks import run_artifact_checks
+from grading.grade import grade_submission
+from grading.paths import SOLUTIONS_DIR, course_notebooks
+from mlops_kit.course import module_id
+from mlops_kit.data import SHIPPED_DATA_DIR, file_period, load_orders
+from mlops_kit.datagen import ensure_variant
+from mlops_kit.pipeline import time_split
+from mlops_kit.validation import reference_rules, validate
+
+pytestmark = pytest.mark.slow
+MODULES = [path.stem for path in course_notebooks(SOLUTIONS_DIR)]
+MODULE2, MODULE3 = module_id(2), module_id(3)
+OTHER_VARIANT = 7
+
+
+def _submission(folder: Path, module: str, edits: dict[str, str]) -> Path:
+    """The solution of ``module`` with some exercise cells replaced."""
+    folder.mkdir(parents=True)
+    notebook = nbformat.read(SOLUTIONS_DIR / f"{module}.ipynb", as_version=4)
+    for cell in notebook.cells:
+        if cell.get("id") in edits:
+            cell.source = edits[cell.id]
+    nbformat.write(notebook, folder / f"{module}.ipynb")
+    return folder
+
+
+def _lost(tmp: Path, module: str, edits: dict[str, str]) -> set[str]:
+    card = grade_submission(_submission(tmp / "submission", module, edits), OTHER_VARIANT, tmp / "out").card
+    entry = card["modules"][module]  # the notebook may also stop (a hard-coded split leaks): points lost either way
+    return {check["name"] for check in entry["checks"] if not check["passed"]}
+
+
+def _shipped_clean():
+    cutoff = file_period(SHIPPED_DATA_DIR, "reference")[1]
+    return validate(load_orders(SHIPPED_DATA_DIR, "reference"), reference_rules(cutoff))
+
+
+def test_module2_split_hard_coded_for_the_shipped_data_loses_points(tmp_path: Path) -> None:
+    valid_rows = sorted(int(row) for row in time_split(_shipped_clean().clean, valid_months=2)["valid"].index)
+    hard_coded = f"""
+VALID_ROWS = set({valid_rows!r})
+
+
+def split_orders(features, valid_months):
+    in_valid = features.index.isin(VALID_ROWS)
+    return {{"train": features[~in_valid], "valid": features[in_valid]}}
+"""
+    lost = _lost(tmp_path, MODULE2, {"m02-ex1": hard_coded})
+    assert {"split_is_time_based", "split_keeps_every_clean_order_once"} <= lost, lost
+
+
+def test_module3_lineage_and_bar_hard_coded_for_the_shipped_data_lose_points(tmp_path: Path) -> None:
+    result = _shipped_clean()
+    shipped_version = result.data_version
+    split = time_split(result.clean, valid_months=2)
+    import numpy as np
+
+    rate = float(split["train"]["is_late"].mean())
+    late = split["valid"]["is_late"].astype(float)
+    bar = float(-(late * np.log(rate) + (1 - late) * np.log(1 - rate)).mean())
+    solution = nbformat.read(SOLUTIONS_DIR / f"{MODULE3}.ipynb", as_version=4)
+    ex1 = next(cell for cell in solution.cells if cell.get("id") == "m03-ex1").source
+    ex3 = next(cell for cell in solution.cells if cell.get("id") == "m03-ex3").source
+    edits = {
+        "m03-ex1": ex1.replace("str(fs.data_version)", repr(shipped_version)),
+        "m03-ex3": ex3.replace("max_value=no_skill_log_loss(fs.train, fs.valid)", f"max_value={bar!r}"),
+    }
+    assert edits["m03-ex1"] != ex1 and edits["m03-ex3"] != ex3
+    lost = _lost(tmp_path, MODULE3, edits)
+    assert {"versions_carry_lineage", "model_cards_state_lineage_and_metrics", "policy_as_declared"} <= lost, lost
+
+
+@pytest.fixture(scope="module")
+def variant0_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference solutions graded on variant 0: full points, artifacts left in the sandboxes."""
+    tmp = tmp_path_factory.mktemp("variant0")
+    submission = tmp / "submission"
+    submission.mkdir()
+    for notebook in course_notebooks(SOLUTIONS_DIR):
+        shutil.copy(notebook, submission / notebook.name)
+    card = grade_submission(submission, 0, tmp / "out").card
+    for module, entry in card["modules"].items():
+        assert entry["points"] == entry["max_points"] > 0, (module, entry["checks"])
+    return tmp / "out" / "sandbox"
+
+
+@pytest.fixture(scope="module")
+def other_variant(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_variant(OTHER_VARIANT, tmp_path_factory.mktemp("variants"))
+
+
+def _claim_variant(artifacts: Path, variant: int) -> None:
+    """Rewrite every module manifest under ``artifacts`` to claim ``variant`` (hashes stay valid)."""
+    for manifest in artifacts.glob("*/manifest.json"):
+        data: dict[str, Any] = json.loads(manifest.read_text())
+        data["variant"] = variant
+        manifest.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_artifacts_of_another_variant_score_at_most_a_quarter(
+    module: str, variant0_run: Path, other_variant: Path, tmp_path: Path
+) -> None:
+    artifacts = tmp_path / "artifacts"
+    shutil.copytree(variant0_run / module / "artifacts", artifacts)
+    _claim_variant(artifacts, OTHER_VARIANT)
+    checks = run_artifact_checks(module, artifacts, other_variant / "data", other_variant, OTHER_VARIANT, tmp_path)
+    points = sum(check["points"] for check in checks)
+    maximum = sum(check["max_points"] for check in checks)
+    assert maximum > 0, checks
+    assert points <= maximum / 4, [(check["name"], check["points"]) for check in checks if check["passed"]]
