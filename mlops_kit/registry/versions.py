@@ -169,18 +169,30 @@ def version_facts(tracking: Tracking, name: str, version: str | int) -> VersionF
     )
 
 
-def load_model(tracking: Tracking, name: str, alias: str = "champion", allowed: tuple[str, ...] | None = None) -> Any:
-    """Load the scikit-learn model behind ``models:/<name>@<alias>``.
+def load_model(
+    tracking: Tracking,
+    name: str,
+    alias: str = "champion",
+    allowed: tuple[str, ...] | None = None,
+    *,
+    version: str | int | None = None,
+) -> Any:
+    """Load the scikit-learn model behind ``models:/<name>@<alias>`` (or ``models:/<name>/<version>``).
 
-    Fails with AliasNotFound for an unknown alias, and with UntrustedTypesError when the
-    model declares trusted types outside the course's allow-list.
+    Fails with AliasNotFound for an unknown alias, VersionNotFound for an unknown version, and
+    with UntrustedTypesError when the model declares trusted types outside the course's allow-list.
+    A service pins a version: it resolves the alias once and loads by ``version``.
     """
     import mlflow
 
     from mlops_kit.registry.trust import allowed_types, check_allowed, deserialization_allowed
 
-    found = version_by_alias(tracking, name, alias)
-    uri = model_uri(name, alias=alias)
+    if version is not None:
+        found = get_version(tracking, name, version)
+        uri = model_uri(name, version=found.version)
+    else:
+        found = version_by_alias(tracking, name, alias)
+        uri = model_uri(name, alias=alias)
     tracking.activate()
     flavor = mlflow.models.get_model_info(uri).flavors.get("sklearn")
     if flavor is None:
