@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -177,7 +177,7 @@ def create_app(config: ServiceConfig, served: ServedModel | None = None) -> Fast
             "requestBody": {"required": True, "content": {"application/json": {"schema": request_schema(dictionary)}}}
         },
     )
-    def predict(request: Request, payload: Any = Body(...)) -> Response:
+    def predict(request: Request, payload: Annotated[Any, Body()]) -> Response:
         """Late probability and decision for one order or a list of orders."""
         request_id = request.state.request_id
         rows = [payload] if isinstance(payload, dict) else payload
