@@ -50,6 +50,7 @@ from mlops_kit.gates.checks import (
 from mlops_kit.gates.decision import CheckResult, GateDecision, write_gate_decision
 from mlops_kit.gates.evidence import bootstrap_metric, evaluation_batch, newest_month
 from mlops_kit.gates.gate import GateInputError, evaluate_gate, resolve_version
+from mlops_kit.gates.reference import MODULE4_CANDIDATES, start_from_module3
 from mlops_kit.gates.spec import CHECK_FAMILIES, GateSpec, GateSpecError, load_gate_spec
 
 CI_WORKFLOW: Path = Path(__file__).resolve().parent / "ci_example" / "github-actions.yml"
@@ -58,6 +59,7 @@ CI_WORKFLOW: Path = Path(__file__).resolve().parent / "ci_example" / "github-act
 __all__ = [
     "CHECK_FAMILIES",
     "CI_WORKFLOW",
+    "MODULE4_CANDIDATES",
     "BehaviourError",
     "BehaviouralTest",
     "CheckResult",
@@ -90,5 +92,6 @@ __all__ = [
     "schema_problems",
     "shuffled_labels_challenger",
     "single_row_latencies",
+    "start_from_module3",
     "write_gate_decision",
 ]
