@@ -19,7 +19,7 @@ from mlops_kit.deploy.smoke import smoke_orders, smoke_test, utc_now
 from mlops_kit.deploy.spec import DeploySpec, load_deploy_spec, write_deploy_spec
 from mlops_kit.io import atomic_write_json
 from mlops_kit.registry import AUDIT_LOG_FILE, PromotionPolicy, Tracking, aliases, promote
-from mlops_kit.serving import ServiceProcess
+from mlops_kit.serving import ServiceProcess, ServiceStartError
 
 RECORD_FILE = "deploy_record.json"
 SPEC_FILE = "deploy_spec.yaml"
@@ -164,9 +164,8 @@ def deploy(
             raise StepFailed(decision.summary())
         return {"passed": True, "summary": decision.summary()}
 
-    def start() -> dict[str, Any]:
-        nonlocal service
-        service = ServiceProcess.start(
+    def _start_service() -> ServiceProcess:
+        return ServiceProcess.start(
             tracking.uri,
             name,
             version=state["version"],
@@ -178,6 +177,14 @@ def deploy(
             threshold=spec.threshold,
             unknown_category=spec.unknown_category,
         )
+
+    def start() -> dict[str, Any]:
+        nonlocal service
+        try:
+            service = _start_service()
+        except ServiceStartError as error:
+            record["service"] = {"pid": error.pid, "port": error.port, "running": False, "stopped_at": utc_now()}
+            raise
         ready = service.get("/ready").json()
         record["service"] = {
             "url": service.url,

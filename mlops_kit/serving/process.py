@@ -41,7 +41,10 @@ class PortInUse(ServiceError):
 
 
 class ServiceStartError(ServiceError):
-    """The service process exited or did not become ready in time."""
+    """The service process exited or did not become ready in time (it is stopped; ``pid``, ``port`` say which)."""
+
+    pid: int | None = None
+    port: int | None = None
 
 
 def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
@@ -68,6 +71,21 @@ def log_tail(path: Path, lines: int = 15) -> str:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, read from /proc (Linux)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
 
 
 class ServiceProcess:
@@ -169,8 +187,10 @@ class ServiceProcess:
         service = cls(config, host, bound_port, process, log, scratch)
         try:
             service.wait_ready(timeout)
-        except BaseException:
+        except BaseException as error:
             service.stop()
+            if isinstance(error, ServiceStartError):
+                error.pid, error.port = service.pid, service.port
             raise
         return service
 
@@ -214,6 +234,9 @@ class ServiceProcess:
                 self._signal_group(signal.SIGKILL)
                 self.process.wait()
         self._signal_group(signal.SIGKILL)  # workers that outlived their parent
+        deadline = time.monotonic() + timeout
+        while group_members(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         shutil.rmtree(self._scratch / "prometheus", ignore_errors=True)
         return self.process.returncode
 
