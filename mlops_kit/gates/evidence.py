@@ -9,6 +9,7 @@ than that blocks good challengers by chance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from mlops_kit.data import file_period, list_batches, load_orders
 from mlops_kit.registry.candidates import late_probability
-from mlops_kit.registry.metrics import validation_metrics
+from mlops_kit.registry.metrics import higher_is_better, validation_metrics
 
 
 def newest_month(data_dir: str | Path) -> str:
@@ -49,11 +50,23 @@ def bootstrap_metric(
     """``metric`` of ``model`` on ``resamples`` bootstrap resamples of the batch (rows drawn with replacement)."""
     y = eval_batch[label].astype(int).to_numpy()
     p = np.asarray(late_probability(model, eval_batch.drop(columns=[label])))
+    score = metric_function(metric)
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
         picked = rng.integers(0, len(y), len(y))
         if len(np.unique(y[picked])) < 2:
             continue
-        values.append(validation_metrics(y[picked], p[picked])[metric])
+        values.append(score(y[picked], p[picked]))
     return np.asarray(values)
+
+
+def metric_function(metric: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``f(labels, probabilities)`` computing one metric of METRIC_DIRECTIONS (as ``validation_metrics`` does)."""
+    from sklearn import metrics
+
+    higher_is_better(metric)  # KeyError naming the known metrics
+    direct = {"roc_auc": metrics.roc_auc_score, "average_precision": metrics.average_precision_score}
+    if metric in direct:
+        return lambda y, p: float(direct[metric](y, p))
+    return lambda y, p: validation_metrics(y, p)[metric]
