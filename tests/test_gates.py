@@ -377,3 +377,32 @@ def test_example_ci_workflow_is_a_valid_github_workflow_and_a_broken_one_is_not(
     result = lint_workflow(broken)
     assert result.returncode != 0, result.stdout
     assert "jobs" in result.stdout + result.stderr
+
+
+def test_bootstrap_metric_resamples_the_batch(store, versions, batch) -> None:
+    from mlops_kit.gates import bootstrap_metric
+    from mlops_kit.registry import load_model, validation_metrics
+
+    tracking, _ = store
+    model = load_model(tracking, MODEL, version=versions["champion"])
+    values = bootstrap_metric(model, batch, "roc_auc", resamples=60, seed=3)
+    y = batch["is_late"].to_numpy()
+    p = model.predict_proba(batch.drop(columns="is_late"))[:, 1]
+    assert len(values) == 60 and 0 < values.std() < 0.1
+    assert abs(values.mean() - roc_auc_score(y, p)) < 3 * values.std()
+    assert np.array_equal(values, bootstrap_metric(model, batch, "roc_auc", resamples=60, seed=3))
+    picked = np.random.default_rng(3).integers(0, len(y), len(y))
+    first = bootstrap_metric(model, batch, "log_loss", resamples=1, seed=3)[0]
+    assert first == pytest.approx(validation_metrics(y[picked], p[picked])["log_loss"])
+
+
+def test_evaluation_batch_is_the_newest_month_validated() -> None:
+    from mlops_kit.data import list_batches, load_orders
+    from mlops_kit.gates import evaluation_batch
+
+    month = list_batches(SHIPPED)[-1]
+    found = evaluation_batch(SHIPPED)
+    raw = load_orders(SHIPPED, month)
+    assert found.attrs["source"] == month and found.attrs["quarantined"] > 0
+    assert len(found) + found.attrs["quarantined"] == len(raw)
+    assert found["is_late"].notna().all() and set(found["order_id"]) <= set(raw["order_id"])
