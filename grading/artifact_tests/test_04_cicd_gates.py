@@ -227,7 +227,7 @@ def test_learners_behavioural_test_ran(m4: Module4, batch: pd.DataFrame) -> None
     )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_failed_decision_read(m4: Module4) -> None:
     """Exercise 3: your reading names every check that blocked the broken challenger, in order."""
     decision = m4.json("gate_bad.json")
@@ -240,6 +240,28 @@ def test_failed_decision_read(m4: Module4) -> None:
         f"you named {reading.get('blocked_by')}; the checks that did not pass are {expected}"
     )
     assert BROKEN_TEST in expected, f"{BROKEN_TEST} should be among the blocking checks"
+
+
+@pytest.mark.points(2)
+def test_metric_shortfall_read(m4: Module4, batch: pd.DataFrame) -> None:
+    """Exercise 3: your reading says how far the broken challenger's ROC AUC fell below the gate's bar on this batch."""
+    from sklearn.metrics import roc_auc_score
+
+    decision = m4.json("gate_bad.json")
+    reading = m4.json("failed_decision_reading.json")
+    spec = decision.get("spec") or {}
+    y = batch["is_late"].astype(int)
+    bad = roc_auc_score(y, p_late(m4.model(str(decision["challenger"])), batch))
+    bar = spec.get("floor") if spec.get("floor") is not None else -math.inf
+    if decision.get("champion") is not None:
+        champion = roc_auc_score(y, p_late(m4.model(str(decision["champion"])), batch))
+        bar = max(bar, champion - float(spec.get("tolerance", 0.0)))
+    expected = max(0.0, bar - bad)
+    found = reading.get("metric_shortfall")
+    assert isinstance(found, (int, float)) and math.isclose(found, expected, abs_tol=2e-4), (
+        f"you wrote a shortfall of {found}; on this batch the broken challenger's ROC AUC {bad:.4f} is "
+        f"{expected:.4f} below the gate's bar"
+    )
 
 
 @pytest.mark.points(2)

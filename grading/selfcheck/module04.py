@@ -59,12 +59,13 @@ def exercise_2(
 
 
 @self_check("Exercise 3")
-def exercise_3(blocking_checks: Callable[[Any], Any], decision: Any) -> str:
-    """Does the function name exactly the checks that blocked the challenger, in order?"""
+def exercise_3(blocking_checks: Callable[[Any], Any], metric_shortfall: Callable[[Any], Any], decision: Any) -> str:
+    """Do the functions name exactly the blocking checks, in order, and measure the metric's shortfall?"""
     from dataclasses import replace
 
     if decision is None:
         raise NotDone("run the gate first (exercise 2)")
+    _check_shortfall(metric_shortfall, decision)
     names = blocking_checks(decision)
     if not names:
         raise NotDone("blocking_checks returns nothing, but this challenger was blocked")
@@ -85,6 +86,26 @@ def exercise_3(blocking_checks: Callable[[Any], Any], decision: Any) -> str:
         "your function must read the decision it is given (its checks), not return a fixed list"
     )
     return f"blocked by {', '.join(names)}: read each message above to see why"
+
+
+def _check_shortfall(metric_shortfall: Callable[[Any], Any], decision: Any) -> None:
+    """The shortfall must be read from the decision's metric check (tried on changed copies too)."""
+    from dataclasses import replace
+
+    found = metric_shortfall(decision)
+    if found is None:
+        raise NotDone("metric_shortfall returns None; return a number")
+    assert isinstance(found, (int, float)) and not isinstance(found, bool), "metric_shortfall returns a number"
+    check = decision.check("metric_regression")
+    for value, threshold in ((check.value, check.threshold), (0.55, 0.6512), (0.7, 0.65)):
+        probe = replace(check, value=value, threshold=threshold, passed=value >= threshold, status="")
+        changed = replace(decision, checks=tuple(probe if c.name == check.name else c for c in decision.checks))
+        expected = round(max(0.0, threshold - value), 4)
+        got = metric_shortfall(changed)
+        assert got is not None and math.isclose(got, expected, abs_tol=1e-4), (
+            f"for a metric check with value {value:.4f} and threshold {threshold:.4f} metric_shortfall gives {got}; "
+            "it is threshold − value, never below 0, read from the decision it is given"
+        )
 
 
 @self_check("Exercise 4")
