@@ -42,7 +42,7 @@ lab: env
 	$(VENV)/bin/jupyter lab notebooks/ --MappingKernelManager.default_kernel_name=mlops-course $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: env
-	$(PY) -m grading.bench --out build/bench.json
+	$(PY) -m grading.bench --out build/bench.json $(BENCH_ARGS)
 
 release: env
 	$(PY) -m grading release

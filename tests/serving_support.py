@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 MODEL = "late-delivery"
 
@@ -71,3 +73,22 @@ def build_registry(root: str) -> Registry:
     dictionary = feature_set.dictionary
     orders = batch[[dictionary.key.name, *dictionary.input_names]]
     return Registry(artifacts, tracking.uri, versions[0], versions[1], versions[2], batch, orders)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory) -> Registry:
+    """The shared registry (built on first use in this test process)."""
+    return build_registry(str(tmp_path_factory.getbasetemp() / "serving-registry"))
+
+
+@pytest.fixture(scope="module")
+def tracking(registry):
+    from mlops_kit.registry import Tracking
+
+    return Tracking(registry.uri, "", "")
+
+
+def group_alive(pgid: int) -> bool:
+    """True while a live (not zombie) process of group ``pgid`` exists, as ``ps`` sees it."""
+    listing = subprocess.run(["ps", "-eo", "pgid=,stat="], capture_output=True, text=True, check=True).stdout
+    return any(line.split()[0] == str(pgid) and not line.split()[1].startswith("Z") for line in listing.splitlines())

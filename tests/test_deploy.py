@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
-from serving_support import MODEL, build_registry
+import serving_support
+from serving_support import MODEL, group_alive
 
 from mlops_kit.deploy import RECORD_FILE, DeployFailed, DeploySpec, DeploySpecError, deploy, load_deploy_spec
 from mlops_kit.gates import GateSpec
-from mlops_kit.registry import Tracking, aliases, read_audit_log, set_alias
+from mlops_kit.registry import aliases, read_audit_log, set_alias
 from mlops_kit.serving import ServiceProcess
 
+registry = serving_support.registry  # the shared fixtures (built once per test process)
+tracking = serving_support.tracking
 pytestmark = [
     pytest.mark.xdist_group("serving"),
     pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
@@ -27,21 +29,6 @@ pytestmark = [
 # The latency budget is generous: the tests judge deploy's steps, not this (shared, loaded) machine's speed.
 GATE = {"latency_p95_ms": 5000, "latency_samples": 20, "behaviour_cases": 50}
 START_TIMEOUT = 300
-
-
-def running(pid: int) -> bool:
-    listing = subprocess.run(["ps", "-eo", "pgid=,stat="], capture_output=True, text=True, check=True).stdout
-    return any(line.split()[0] == str(pid) and not line.split()[1].startswith("Z") for line in listing.splitlines())
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    return build_registry(str(tmp_path_factory.getbasetemp() / "serving-registry"))
-
-
-@pytest.fixture(scope="module")
-def tracking(registry) -> Tracking:
-    return Tracking(registry.uri, "", "")
 
 
 @pytest.fixture
@@ -147,7 +134,7 @@ def test_a_service_never_ready_is_stopped_and_the_alias_stays(registry, tracking
     result = deploy(spec(registry.good, health_timeout_s=0.2), tracking, registry.eval_batch, tmp_path)
     record = read_record(tmp_path)
     assert record["failed_step"] == "start" and "not ready within 0.2 s" in record["error"]
-    assert record["service"]["pid"] and not running(record["service"]["pid"]) and result.service is None
+    assert record["service"]["pid"] and not group_alive(record["service"]["pid"]) and result.service is None
     assert aliases(tracking, MODEL)["champion"] == champion and record["champion_after"] == champion
 
 
@@ -177,7 +164,7 @@ def test_deploy_moves_the_alias_only_after_ready_and_smoke_while_the_old_service
         assert all(step["ok"] for step in record["steps"])
         service = record["service"]
         assert service["metadata"]["model_version"] == registry.good and service["port"] == result.service.port
-        assert service["pid"] == result.service.pid and running(service["pid"])
+        assert service["pid"] == result.service.pid and group_alive(service["pid"])
         smoke = record["smoke"]
         assert smoke["passed"] and smoke["size"] == 8 and all(r["status"] == 200 for r in smoke["results"])
         assert set(registry.eval_batch["order_id"]) >= {r["order_id"] for r in smoke["results"]}
@@ -197,4 +184,4 @@ def test_deploy_moves_the_alias_only_after_ready_and_smoke_while_the_old_service
         result.stop() if "result" in locals() else None
     record = read_record(tmp_path)
     assert record["service"]["stopped_at"] and record["service"]["running"] is False
-    assert not running(record["service"]["pid"]) and not running(old.pid)
+    assert not group_alive(record["service"]["pid"]) and not group_alive(old.pid)

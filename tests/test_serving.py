@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
 import pytest
+import serving_support
 from prometheus_client.parser import text_string_to_metric_families
-from serving_support import MODEL, build_registry
+from serving_support import MODEL, group_alive
 
 from mlops_kit.features import load_feature_dictionary
-from mlops_kit.registry import Tracking, aliases, get_version, load_model
+from mlops_kit.registry import aliases, get_version, load_model
 from mlops_kit.serving import (
     PortInUse,
     ServiceConfig,
@@ -31,6 +31,8 @@ from mlops_kit.serving import (
 )
 from mlops_kit.serving.batcher import MicroBatcher
 
+registry = serving_support.registry  # the shared fixtures (built once per test process)
+tracking = serving_support.tracking
 pytestmark = [
     pytest.mark.xdist_group("serving"),  # one process builds the registry and runs the services
     pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
@@ -38,29 +40,11 @@ pytestmark = [
 START_TIMEOUT = 300  # a loaded 2-core machine imports sklearn and mlflow slowly
 
 
-def gone(pid: int) -> bool:
-    """True when no live process of the group led by ``pid`` is left (``ps``: zombies do not count)."""
-    listing = subprocess.run(["ps", "-eo", "pgid=,stat="], capture_output=True, text=True, check=True).stdout
-    return not [
-        line for line in listing.splitlines() if line.split()[0] == str(pid) and not line.split()[1].startswith("Z")
-    ]
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    return build_registry(str(tmp_path_factory.getbasetemp() / "serving-registry"))
-
-
-@pytest.fixture(scope="module")
-def tracking(registry) -> Tracking:
-    return Tracking(registry.uri, "", "")
-
-
 @pytest.fixture(scope="module")
 def service(registry):
     with ServiceProcess.start(registry.uri, MODEL, alias="champion", timeout=START_TIMEOUT) as running:
         yield running
-    assert gone(running.pid)
+    assert not group_alive(running.pid)
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +281,7 @@ def test_a_port_in_use_is_a_clear_error_and_starts_nothing(registry) -> None:
 def test_a_service_that_is_not_ready_in_time_is_stopped(registry) -> None:
     with pytest.raises(ServiceStartError, match="not ready within 0.2 s") as raised:
         ServiceProcess.start(registry.uri, MODEL, alias="champion", timeout=0.2)
-    assert raised.value.pid is not None and gone(raised.value.pid)
+    assert raised.value.pid is not None and not group_alive(raised.value.pid)
 
 
 def test_two_workers_reject_policy_row_limit_and_no_orphan_after_stop(registry, tracking) -> None:
@@ -326,7 +310,7 @@ def test_two_workers_reject_policy_row_limit_and_no_orphan_after_stop(registry, 
         metrics = scrape(service)  # merged over both workers
         counted = metrics["service_requests"]
         assert counted[("service_requests_total", (("endpoint", "/predict"), ("status", "200")))] == 6
-        assert not gone(service.pid)
+        assert group_alive(service.pid)
     finally:
         service.stop()
-    assert not service.running() and gone(service.pid)
+    assert not service.running() and not group_alive(service.pid)

@@ -5,7 +5,7 @@
     host: 127.0.0.1           # loopback only
     port: 0                   # 0: a free port
     workers: 1
-    health_timeout_s: 60
+    health_timeout_s: 120
     smoke_size: 20
     gate: {metric: roc_auc, tolerance: 0.02, floor: 0.6, latency_p95_ms: 50}
 
@@ -50,7 +50,7 @@ class DeploySpec(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=8)
-    health_timeout_s: float = Field(60.0, gt=0, le=600)
+    health_timeout_s: float = Field(120.0, gt=0, le=600)
     smoke_size: int = Field(20, ge=1, le=1000)
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     unknown_category: Literal["flag", "reject"] = "flag"

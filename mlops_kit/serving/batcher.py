@@ -1,9 +1,10 @@
 """Micro-batching: concurrent requests share one ``predict_proba`` call.
 
-A request thread hands its rows (as columns) to ``MicroBatcher.predict`` and waits. One worker
-thread takes the first waiting job and every job queued behind it (up to ``max_rows``), predicts
-them in one call and hands each job its slice. Nothing waits for a batch to fill: a lone request
-is predicted at once, and batches form only when requests arrive while the model is busy.
+When the model is idle, a request thread predicts its own rows at once (no hand-off, so a lone
+request pays nothing for batching). When the model is busy, the request queues its rows (as
+columns) and waits; one worker thread takes every job queued (up to ``max_rows``) as soon as the
+model is free, predicts them in one call and hands each job its slice. Nothing waits for a batch
+to fill: batches form only from requests that arrive while the model is busy.
 """
 
 from __future__ import annotations
@@ -38,10 +39,18 @@ class MicroBatcher:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
         self._thread.start()
+        self._busy = threading.Lock()  # held while the model predicts
         self.batches = 0
+        self.direct = 0
 
     def predict(self, columns: Columns, rows: int) -> np.ndarray:
         """Probabilities for ``rows`` rows given as columns; blocks until they are computed."""
+        if self._busy.acquire(blocking=False):
+            try:
+                self.direct += 1
+                return self._predict(columns)
+            finally:
+                self._busy.release()
         job = _Job(columns, rows)
         self._jobs.put(job)
         job.done.wait()
@@ -59,27 +68,33 @@ class MicroBatcher:
         carried: _Job | None = None
         while True:
             job = carried if carried is not None else self._jobs.get()
-            carried, stopping = None, False
             if job is None:
                 return
-            batch, rows = [job], job.rows
-            while rows < self._max_rows:
-                try:
-                    more = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                if rows + more.rows > self._max_rows:
-                    carried = more
-                    break
-                batch.append(more)
-                rows += more.rows
-            self._answer(batch)
-            self.batches += 1
+            with self._busy:  # wait until the model is free, then take everything queued meanwhile
+                carried, stopping = self._drain(job)
             if stopping:
                 return
+
+    def _drain(self, job: _Job) -> tuple[_Job | None, bool]:
+        """Answer ``job`` and the jobs queued behind it; returns the job carried over and whether to stop."""
+        batch, rows = [job], job.rows
+        carried, stopping = None, False
+        while rows < self._max_rows:
+            try:
+                more = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                stopping = True
+                break
+            if rows + more.rows > self._max_rows:
+                carried = more
+                break
+            batch.append(more)
+            rows += more.rows
+        self._answer(batch)
+        self.batches += 1
+        return carried, stopping
 
     def _answer(self, batch: list[_Job]) -> None:
         if len(batch) == 1:

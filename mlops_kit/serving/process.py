@@ -121,7 +121,7 @@ class ServiceProcess:
         host: str = LOOPBACK,
         port: int = 0,
         workers: int = 1,
-        timeout: float = 30.0,
+        timeout: float = 120.0,
         log_path: str | Path | None = None,
         **options: Any,
     ) -> ServiceProcess:
@@ -146,7 +146,7 @@ class ServiceProcess:
         host: str = LOOPBACK,
         port: int = 0,
         workers: int = 1,
-        timeout: float = 30.0,
+        timeout: float = 120.0,
         log_path: str | Path | None = None,
     ) -> ServiceProcess:
         """Start a service for ``config`` (see ``start``)."""
