@@ -58,7 +58,7 @@ grade: env
 	$(PY) -m grading grade workspace --variant $(GRADE_VARIANT) --out build/my-grade $(if $(MODULE),--module $(MODULE))
 
 bench: env
-	$(PY) -m grading.bench --out build/bench.json
+	$(PY) -m grading.bench --out build/bench.json $(BENCH_ARGS)
 	$(MAKE) --no-print-directory bench-setup
 
 # Set-up from a fresh clone, uv against pip, empty and warm cache, medians of 3 (about half an hour: pip is slow).

@@ -12,6 +12,7 @@ MODULE_IDS: tuple[str, ...] = (
     "01_data_validation",
     "02_feature_pipeline",
     "03_model_registry",
+    "04_cicd_gates",
 )
 """Module ids in course order: each is its notebook's stem and its artifacts folder's name."""
 

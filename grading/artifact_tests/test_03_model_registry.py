@@ -259,22 +259,14 @@ def champion_on_graded_data(registry: Registry, graded: Graded, data_dir: Path) 
     Fails when the recorded metrics are not what the model scores on this data: a registry
     trained or scored on other data earns nothing for the checks that use it.
     """
-    import mlflow
     from sklearn.metrics import log_loss, roc_auc_score
 
-    from mlops_kit.registry.trust import allowed_types, check_allowed, deserialization_allowed
+    from mlops_kit.registry import Tracking, load_model
     from mlops_kit.validation import reference_rules, validate
 
     champion = _champion(registry)
-    mlflow.set_tracking_uri(registry.tracking_uri)
-    mlflow.set_registry_uri(registry.tracking_uri)
     uri = f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION}"
-    flavor = mlflow.models.get_model_info(uri).flavors.get("sklearn")
-    if flavor is None:
-        fail(f"{uri} is not a scikit-learn model")
-    check_allowed(flavor.get("skops_trusted_types") or [], allowed_types(), what=uri)
-    with deserialization_allowed():
-        model = mlflow.sklearn.load_model(uri)
+    model = load_model(Tracking.reader(registry.tracking_uri), DEFAULT_MODEL_NAME, CHAMPION)
     _, cutoff = file_period(data_dir, "reference")
     typed = validate(load_orders(data_dir, "reference"), reference_rules(cutoff)).clean  # model inputs only
     missing = sorted(set(graded.valid_rows) - set(typed.index))

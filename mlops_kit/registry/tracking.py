@@ -46,6 +46,11 @@ class Tracking:
 
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
+    @classmethod
+    def reader(cls, uri: str) -> Tracking:
+        """A store to read versions and models from, without creating or choosing an experiment."""
+        return cls(uri=uri, experiment_id="", experiment_name="")
+
     def activate(self) -> None:
         """Point MLflow's fluent API (``start_run``, ``log_model``) at this store."""
         import mlflow

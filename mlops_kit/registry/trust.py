@@ -18,9 +18,7 @@ several threads, and the model's list is the wrong one to trust. skops' public
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ from mlops_kit.registry.errors import RegistryError, UntrustedTypesError
 # scikit-learn types outside skops' default safe list that the course reviewed and uses.
 REVIEWED_SKLEARN_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
 SKOPS_FORMAT = "skops"
-_DESERIALIZATION_ENV = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
 
 
 def allowed_types(extra: Iterable[str] = ()) -> tuple[str, ...]:
@@ -85,22 +82,3 @@ def load_skops_model(model_dir: str | Path, allowed: Sequence[str], what: str) -
     path = folder / flavor["pickled_model"]
     check_allowed(skops.io.get_untrusted_types(file=path), allowed, what)
     return skops.io.load(path, trusted=list(allowed))
-
-
-@contextmanager
-def deserialization_allowed() -> Iterator[None]:
-    """Let MLflow's own loaders deserialise for the duration of the block (types checked beforehand).
-
-    Not thread-safe: it flips a process-global environment variable. The library never uses it
-    (``load_skops_model`` needs no flag); it stays for callers of ``mlflow.sklearn.load_model``
-    in a single-threaded process, such as a grading test that loads the model as MLflow would.
-    """
-    previous = os.environ.get(_DESERIALIZATION_ENV)
-    os.environ[_DESERIALIZATION_ENV] = "true"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(_DESERIALIZATION_ENV, None)
-        else:
-            os.environ[_DESERIALIZATION_ENV] = previous

@@ -136,20 +136,28 @@ def version_facts(tracking: Tracking, name: str, version: str | int) -> VersionF
     )
 
 
-def load_model(tracking: Tracking, name: str, alias: str = "champion", allowed: tuple[str, ...] | None = None) -> Any:
-    """Load the scikit-learn model behind ``models:/<name>@<alias>``.
+def load_model(
+    tracking: Tracking,
+    name: str,
+    alias: str = "champion",
+    allowed: tuple[str, ...] | None = None,
+    *,
+    version: str | int | None = None,
+) -> Any:
+    """Load the scikit-learn model behind ``models:/<name>@<alias>`` (or ``models:/<name>/<version>``).
 
-    Fails with AliasNotFound for an unknown alias, and with UntrustedTypesError when the
-    model holds types outside the course's allow-list. Safe to call from several threads:
-    no process-global state is changed (see ``mlops_kit.registry.trust``).
+    Fails with AliasNotFound for an unknown alias, VersionNotFound for an unknown version, and
+    with UntrustedTypesError when the model holds types outside the course's allow-list.
+    A service pins a version: it resolves the alias once and loads by ``version``. Safe to call
+    from several threads: no process-global state is changed (see ``mlops_kit.registry.trust``).
     """
     import mlflow
 
-    found = version_by_alias(tracking, name, alias)
+    found = get_version(tracking, name, version) if version is not None else version_by_alias(tracking, name, alias)
     pinned = model_uri(name, version=found.version)  # the version resolved above, even if the alias moves now
     with tempfile.TemporaryDirectory(prefix="model-") as folder:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=pinned, dst_path=folder, tracking_uri=tracking.uri, registry_uri=tracking.uri
         )
-        what = f"{model_uri(name, alias=alias)} (version {found.version})"
+        what = f"{model_uri(name, alias=alias) if version is None else pinned} (version {found.version})"
         return load_skops_model(local, allowed_types() if allowed is None else allowed, what=what)

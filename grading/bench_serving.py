@@ -1,0 +1,235 @@
+"""Serving benchmark for ``make bench``: the course's service against ``mlflow models serve``.
+
+Both serve the same registered version (module 3's reference champion, built in a scratch
+folder), one worker each, on loopback; the same bounded, threaded load generator drives both
+(a fixed number of requests, a time cap): single-row requests at 1 and 16 concurrent
+connections, and 100-row batches at 1 connection. Reported: requests/s, p50 and p99 latency,
+errors; plus the in-process floor (``predict_proba`` on one row) and the course service's
+overhead above it at 1 connection, and its start-up (ready) time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SCENARIOS = (
+    {"name": "single_row_1_connection", "rows": 1, "connections": 1, "requests": 300},
+    {"name": "single_row_16_connections", "rows": 1, "connections": 16, "requests": 800},
+    {"name": "batch_100_rows_1_connection", "rows": 100, "connections": 1, "requests": 60},
+)
+TIME_CAP_S = 60.0
+GOALS = {"throughput_ratio_16": 3.0, "overhead_ms_1": 1.0}
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The ``share`` quantile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def load(
+    url: str, bodies: list[bytes], connections: int, requests: int, ok: Callable[[httpx.Response], bool]
+) -> dict[str, Any]:
+    """Send ``requests`` POSTs over ``connections`` keep-alive connections (threads); latency stats."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    deadline = time.perf_counter() + TIME_CAP_S
+
+    def worker() -> None:
+        with httpx.Client(timeout=30.0) as client:
+            while time.perf_counter() < deadline:
+                with lock:
+                    number = next(counter, None)
+                if number is None:
+                    return
+                body = bodies[number % len(bodies)]
+                started = time.perf_counter()
+                try:
+                    answer = client.post(url, content=body, headers={"Content-Type": "application/json"})
+                    good = ok(answer)
+                except httpx.HTTPError:
+                    good = False
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    errors[0] += 0 if good else 1
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "errors": errors[0],
+        "seconds": round(wall, 3),
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 3),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 3),
+    }
+
+
+def warm(url: str, body: bytes, ok: Callable[[httpx.Response], bool], count: int = 20) -> None:
+    with httpx.Client(timeout=30.0) as client:
+        for _ in range(count):
+            if not ok(client.post(url, content=body, headers={"Content-Type": "application/json"})):
+                raise RuntimeError(f"{url} does not answer the benchmark's requests correctly")
+
+
+def start_mlflow(uri: str, model_uri: str, port: int, log: Path, timeout: float = 300.0) -> subprocess.Popen:
+    """``mlflow models serve --env-manager local`` on loopback; returns once ``/ping`` answers."""
+    bin_dir = str(Path(sys.executable).parent)  # mlflow runs `uvicorn` from PATH
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"}
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    command = [str(Path(bin_dir) / "mlflow"), "models", "serve", "-m", model_uri]
+    command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+    with open(log, "ab") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"mlflow models serve exited ({process.returncode}): {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop_group(process)
+    raise RuntimeError(f"mlflow models serve was not ready within {timeout} s")
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL, to the process group of ``process``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def in_process_floor(model: Any, one_row: Any, calls: int = 300) -> dict[str, float]:
+    """``predict_proba`` on one row in this process (fast sklearn config, as the service): median and p99 ms."""
+    import sklearn
+
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        for _ in range(20):
+            model.predict_proba(one_row)
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            model.predict_proba(one_row)
+            times.append(time.perf_counter() - started)
+    return {"p50_ms": round(statistics.median(times) * 1000, 3), "p99_ms": round(percentile(times, 0.99) * 1000, 3)}
+
+
+def serving_benchmark(work: Path | None = None) -> dict[str, Any]:
+    """Every serving measurement, as a JSON-ready dict (see the module docstring)."""
+    from mlops_kit.data import SHIPPED_DATA_DIR
+    from mlops_kit.gates import evaluation_batch
+    from mlops_kit.registry import connect, load_model
+    from mlops_kit.registry.reference import ensure_champion
+    from mlops_kit.serving import ServiceProcess, bind_socket, orders_json
+
+    scratch = Path(work or tempfile.mkdtemp(prefix="serving-bench-"))
+    artifacts = scratch / "artifacts"
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    champion = ensure_champion(artifacts, SHIPPED_DATA_DIR, 0)
+    tracking = connect(artifacts)
+    version = champion.version
+    batch = evaluation_batch(SHIPPED_DATA_DIR)
+    inputs = batch.drop(columns=["is_late"])
+    singles = [orders_json(inputs.iloc[[i]]).encode() for i in range(200)]
+    hundreds = [orders_json(inputs.iloc[i : i + 100]).encode() for i in range(0, 1000, 100)]
+    records = {
+        1: [json.dumps({"dataframe_records": json.loads(body)}).encode() for body in singles],
+        100: [json.dumps({"dataframe_records": json.loads(body)}).encode() for body in hundreds],
+    }
+    course_bodies = {1: singles, 100: hundreds}
+
+    def course_ok(answer: httpx.Response) -> bool:
+        return answer.status_code == 200 and answer.json()["model_version"] == version
+
+    def mlflow_ok(answer: httpx.Response) -> bool:
+        return answer.status_code == 200 and "predictions" in answer.json()
+
+    model = load_model(tracking, champion.name, version=version)
+    result: dict[str, Any] = {
+        "model": {"name": champion.name, "version": version},
+        "floor": in_process_floor(model, inputs.iloc[[0]]),
+        "time_cap_s": TIME_CAP_S,
+        "course": {},
+        "mlflow": {},
+    }
+    with ServiceProcess.start(tracking.uri, champion.name, version=version, timeout=300) as service:
+        result["course_ready_s"] = round(service.ready_seconds or 0.0, 3)
+        url = f"{service.url}/predict"
+        warm(url, singles[0], course_ok)
+        for scenario in SCENARIOS:
+            body = course_bodies[scenario["rows"]]
+            result["course"][scenario["name"]] = load(
+                url, body, scenario["connections"], scenario["requests"], course_ok
+            )
+    sock = bind_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    started = time.perf_counter()
+    process = start_mlflow(tracking.uri, f"models:/{champion.name}/{version}", port, scratch / "mlflow-serve.log")
+    try:
+        result["mlflow_ready_s"] = round(time.perf_counter() - started, 3)
+        url = f"http://127.0.0.1:{port}/invocations"
+        warm(url, records[1][0], mlflow_ok)
+        for scenario in SCENARIOS:
+            body = records[scenario["rows"]]
+            result["mlflow"][scenario["name"]] = load(
+                url, body, scenario["connections"], scenario["requests"], mlflow_ok
+            )
+    finally:
+        stop_group(process)
+    course16 = result["course"]["single_row_16_connections"]
+    mlflow16 = result["mlflow"]["single_row_16_connections"]
+    overhead = result["course"]["single_row_1_connection"]["p50_ms"] - result["floor"]["p50_ms"]
+    ratio = course16["requests_per_s"] / max(mlflow16["requests_per_s"], 1e-9)
+    result["goals"] = {
+        "throughput_ratio_16_connections": {
+            "value": round(ratio, 2),
+            "goal": GOALS["throughput_ratio_16"],
+            "met": ratio >= GOALS["throughput_ratio_16"],
+        },
+        "lower_p99_16_connections": {
+            "course_ms": course16["p99_ms"],
+            "mlflow_ms": mlflow16["p99_ms"],
+            "met": course16["p99_ms"] < mlflow16["p99_ms"],
+        },
+        "overhead_ms_1_connection": {
+            "value": round(overhead, 3),
+            "goal": GOALS["overhead_ms_1"],
+            "met": overhead < GOALS["overhead_ms_1"],
+        },
+    }
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(serving_benchmark(), indent=2))

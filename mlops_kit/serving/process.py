@@ -1,0 +1,286 @@
+"""Start and stop the model service as a real uvicorn process on loopback.
+
+    with ServiceProcess.start(tracking_uri, "late-delivery", alias="champion") as service:
+        service.url, service.pid, service.port, service.metadata()["model_version"]
+        service.predict([order, ...])
+    # stopped: the whole process group is gone
+
+The parent binds the listening socket (port 0: a free one), so a port in use is a clear
+PortInUse here, and hands the socket to the child; the child (``python -m mlops_kit.serving``)
+runs uvicorn on it in a new session, so ``stop()`` kills the process group and no worker is
+left behind. ``start`` returns only when ``/ready`` answers 200, and raises ServiceStartError
+with the end of the service's log when the process exits or the timeout passes first.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mlops_kit.serving.config import CONFIG_ENV, ServiceConfig, ServiceError
+from mlops_kit.serving.metrics import MULTIPROC_ENV
+
+FD_ENV = "MLOPS_SERVICE_FD"
+WORKERS_ENV = "MLOPS_SERVICE_WORKERS"
+LOOPBACK = "127.0.0.1"
+
+
+class PortInUse(ServiceError):
+    """The requested port is taken by another process."""
+
+
+class ServiceStartError(ServiceError):
+    """The service process exited or did not become ready in time (it is stopped; ``pid``, ``port`` say which)."""
+
+    pid: int | None = None
+    port: int | None = None
+
+
+def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0: a free port); PortInUse if the port is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"port {port} on {host} is already in use by another process: choose another port or 0 for a free one"
+            ) from None
+        raise ServiceError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a log file ('' when there is none)."""
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, read from /proc (Linux)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+class ServiceProcess:
+    """A running service process: ``url``, ``port``, ``pid``, ``config``; ``stop()`` ends it."""
+
+    def __init__(
+        self, config: ServiceConfig, host: str, port: int, process: subprocess.Popen, log_path: Path, scratch: Path
+    ) -> None:
+        self.config = config
+        self.host = host
+        self.port = port
+        self.process = process
+        self.log_path = log_path
+        self._scratch = scratch
+        self.ready_seconds: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def start(
+        cls,
+        tracking_uri: str,
+        model_name: str,
+        *,
+        alias: str | None = None,
+        version: str | int | None = None,
+        host: str = LOOPBACK,
+        port: int = 0,
+        workers: int = 1,
+        timeout: float = 120.0,
+        log_path: str | Path | None = None,
+        **options: Any,
+    ) -> ServiceProcess:
+        """Start a service for ``model_name`` at ``alias`` or ``version`` and wait until it is ready.
+
+        ``options`` are further ServiceConfig fields (threshold, unknown_category, max_rows, ...).
+        """
+        config = ServiceConfig(
+            tracking_uri=tracking_uri,
+            model_name=model_name,
+            alias=alias,
+            version=None if version is None else str(version),
+            **options,
+        )
+        return cls.start_config(config, host=host, port=port, workers=workers, timeout=timeout, log_path=log_path)
+
+    @classmethod
+    def start_config(
+        cls,
+        config: ServiceConfig,
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
+        workers: int = 1,
+        timeout: float = 120.0,
+        log_path: str | Path | None = None,
+    ) -> ServiceProcess:
+        """Start a service for ``config`` (see ``start``)."""
+        if workers < 1:
+            raise ServiceError(f"workers must be at least 1, got {workers}")
+        if timeout <= 0:
+            raise ServiceError(f"timeout must be positive seconds, got {timeout}")
+        sock = bind_socket(host, port)
+        scratch = Path(tempfile.mkdtemp(prefix="mlops-service-"))
+        log = Path(log_path) if log_path is not None else scratch / "service.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            CONFIG_ENV: config.model_dump_json(),
+            FD_ENV: str(sock.fileno()),
+            WORKERS_ENV: str(workers),
+        }
+        env.pop(MULTIPROC_ENV, None)
+        if workers > 1:
+            metrics_dir = scratch / "prometheus"
+            metrics_dir.mkdir()
+            env[MULTIPROC_ENV] = str(metrics_dir)
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        try:
+            with open(log, "ab") as sink:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "mlops_kit.serving"],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(sock.fileno(),),
+                    start_new_session=True,
+                )
+        finally:
+            bound_port = sock.getsockname()[1]
+            sock.close()
+        service = cls(config, host, bound_port, process, log, scratch)
+        try:
+            service.wait_ready(timeout)
+        except BaseException as error:
+            service.stop()
+            if isinstance(error, ServiceStartError):
+                error.pid, error.port = service.pid, service.port
+            raise
+        return service
+
+    def wait_ready(self, timeout: float) -> float:
+        """Poll ``/ready`` until it answers 200; seconds waited. ServiceStartError otherwise."""
+        started = time.perf_counter()
+        deadline = started + timeout
+        last = "no answer yet"
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                code = self.process.poll()
+                if code is not None:
+                    raise ServiceStartError(
+                        f"the service process exited with code {code} before it was ready; its log ends:\n{log_tail(self.log_path)}"
+                    )
+                try:
+                    answer = client.get(f"{self.url}/ready")
+                    if answer.status_code == 200:
+                        self.ready_seconds = time.perf_counter() - started
+                        return self.ready_seconds
+                    last = f"/ready answered {answer.status_code}"
+                except httpx.HTTPError as error:
+                    last = f"{type(error).__name__}"
+                if time.perf_counter() >= deadline:
+                    raise ServiceStartError(
+                        f"the service on {self.url} was not ready within {timeout:g} s ({last}); its log ends:\n{log_tail(self.log_path)}"
+                    )
+                time.sleep(0.05)
+
+    def running(self) -> bool:
+        """True while the service process has not exited."""
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the service: SIGTERM to its process group, SIGKILL after ``timeout``; the exit code."""
+        if self.process.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL)
+                self.process.wait()
+        self._signal_group(signal.SIGKILL)  # workers that outlived their parent
+        deadline = time.monotonic() + timeout
+        while group_members(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        shutil.rmtree(self._scratch / "prometheus", ignore_errors=True)
+        return self.process.returncode
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        """``GET`` one of the service's endpoints."""
+        return httpx.get(f"{self.url}{path}", timeout=kwargs.pop("timeout", 10.0), **kwargs)
+
+    def metadata(self) -> dict[str, Any]:
+        """The service's ``/metadata`` answer."""
+        answer = self.get("/metadata")
+        answer.raise_for_status()
+        return answer.json()
+
+    def predict(self, orders: Any, request_id: str | None = None, timeout: float = 30.0) -> httpx.Response:
+        """``POST /predict`` with one order or a list (dicts, or a DataFrame of raw orders)."""
+        headers = {"X-Request-ID": request_id} if request_id else {}
+        return httpx.post(
+            f"{self.url}/predict",
+            content=orders_json(orders),
+            headers={**headers, "Content-Type": "application/json"},
+            timeout=timeout,
+        )
+
+    def __enter__(self) -> ServiceProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running() else f"stopped (exit {self.process.returncode})"
+        return f"ServiceProcess({self.config.model_name!r} version {self.config.version or '@' + str(self.config.alias)}, {self.url}, pid {self.pid}, {state})"
+
+
+def orders_json(orders: Any) -> str:
+    """JSON of orders given as a dict, a list of dicts or a DataFrame (times as ISO strings)."""
+    import json
+
+    if hasattr(orders, "to_json"):
+        return orders.to_json(orient="records", date_format="iso", date_unit="s")
+    return json.dumps(orders, default=str)

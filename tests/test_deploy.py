@@ -1,0 +1,187 @@
+"""Module 4's deploy: the spec, and deploy's success and failure paths on a real registry and real services.
+
+Every failure path must leave the champion alias where it was, stop the process it started and
+name the failed step in the record; a successful deploy moves the alias only after the service
+was ready and every smoke request was answered correctly, while an older service keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import xml.etree.ElementTree as ET
+
+import pytest
+import serving_support
+from serving_support import MODEL, group_alive
+
+from mlops_kit.deploy import RECORD_FILE, DeployFailed, DeploySpec, DeploySpecError, deploy, load_deploy_spec
+from mlops_kit.gates import GateSpec
+from mlops_kit.registry import aliases, read_audit_log, set_alias
+from mlops_kit.serving import ServiceProcess
+
+registry = serving_support.registry  # the shared fixtures (built once per test process)
+tracking = serving_support.tracking
+pytestmark = [
+    pytest.mark.xdist_group("serving"),
+    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
+]
+# The latency budget is generous: the tests judge deploy's steps, not this (shared, loaded) machine's speed.
+GATE = {"latency_p95_ms": 5000, "latency_samples": 20, "behaviour_cases": 50}
+START_TIMEOUT = 300
+
+
+@pytest.fixture
+def champion(registry, tracking):
+    """The champion is the registry's first version before and after each test."""
+    set_alias(tracking, MODEL, "champion", registry.champion, allow_protected=True)
+    yield registry.champion
+    set_alias(tracking, MODEL, "champion", registry.champion, allow_protected=True)
+
+
+def spec(version: str, **changes) -> dict:
+    return {
+        "model_name": MODEL,
+        "version": version,
+        "smoke_size": 8,
+        "health_timeout_s": START_TIMEOUT,
+        "gate": GATE,
+        **changes,
+    }
+
+
+def read_record(folder) -> dict:
+    return json.loads((folder / RECORD_FILE).read_text())
+
+
+# --- the spec --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"port": 70000}, "port"),
+        ({"workers": 0}, "workers"),
+        ({"smoke_size": 0}, "smoke_size"),
+        ({"health_timeout_s": -1}, "health_timeout_s"),
+        ({"host": "0.0.0.0"}, "host"),
+        ({"version": "latest"}, "version"),
+        ({"colour": "blue"}, "colour"),
+        ({"gate": {"tolerance": 2}}, "gate.tolerance"),
+        ({"gate": {"latency_budget": 5}}, "gate.latency_budget"),
+    ],
+)
+def test_an_invalid_spec_is_refused_naming_the_field(changes, field) -> None:
+    with pytest.raises(DeploySpecError, match=f"field '{field}'"):
+        load_deploy_spec({"model_name": MODEL, "version": "2", **changes})
+
+
+def test_a_spec_needs_exactly_one_of_version_and_alias() -> None:
+    with pytest.raises(DeploySpecError, match="exactly one of version and alias"):
+        load_deploy_spec({"model_name": MODEL, "version": "2", "alias": "challenger"})
+    with pytest.raises(DeploySpecError, match="exactly one of version and alias"):
+        load_deploy_spec({"model_name": MODEL})
+
+
+def test_a_spec_from_yaml_embeds_the_gate_spec(tmp_path) -> None:
+    path = tmp_path / "deploy.yaml"
+    path.write_text("model_name: late-delivery\nalias: challenger\nport: 0\ngate:\n  tolerance: 0.05\n  floor: 0.55\n")
+    loaded = load_deploy_spec(path)
+    assert isinstance(loaded, DeploySpec) and loaded.target == "challenger"
+    assert loaded.gate == GateSpec.model_validate({"tolerance": 0.05, "floor": 0.55})
+    path.write_text("model_name: [unclosed\n")
+    with pytest.raises(DeploySpecError, match="cannot read the deploy spec"):
+        load_deploy_spec(path)
+
+
+# --- failure paths: the alias never moves ----------------------------------------------------
+
+
+def test_a_challenger_the_gate_blocks_is_never_started(registry, tracking, champion, tmp_path) -> None:
+    result = deploy(spec(registry.broken), tracking, registry.eval_batch, tmp_path)
+    record = read_record(tmp_path)
+    assert not result.ok and record["outcome"] == "blocked" and record["failed_step"] == "gate"
+    assert record["champion_before"] == record["champion_after"] == champion == aliases(tracking, MODEL)["champion"]
+    assert record["alias_moved"] is False and record["service"] is None and result.service is None
+    assert record["gate"]["passed"] is False and record["gate"]["failed_checks"]
+    assert [step["step"] for step in record["steps"]] == ["resolve", "gate"]
+    junit = ET.parse(tmp_path / record["gate"]["files"]["junit"]).getroot()
+    failed = {case.get("name") for case in junit.iter("testcase") if case.find("failure") is not None}
+    assert failed == set(record["gate"]["failed_checks"])
+
+
+def test_a_missing_version_fails_at_resolve(registry, tracking, champion, tmp_path) -> None:
+    result = deploy(spec("99"), tracking, registry.eval_batch, tmp_path)
+    assert result.record["failed_step"] == "resolve" and "has no version '99'" in result.record["error"]
+    assert aliases(tracking, MODEL)["champion"] == champion == result.record["champion_after"]
+    with pytest.raises(DeployFailed, match="at step 'resolve'"):
+        deploy(spec("99"), tracking, registry.eval_batch, tmp_path, raise_on_failure=True)
+
+
+def test_a_port_in_use_fails_at_start_and_leaves_the_alias(registry, tracking, champion, tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = deploy(spec(registry.good, port=port), tracking, registry.eval_batch, tmp_path)
+    record = result.record
+    assert record["gate"]["passed"] is True and record["failed_step"] == "start"
+    assert f"port {port}" in record["error"] and "already in use" in record["error"]
+    assert aliases(tracking, MODEL)["champion"] == champion and record["alias_moved"] is False
+
+
+def test_a_service_never_ready_is_stopped_and_the_alias_stays(registry, tracking, champion, tmp_path) -> None:
+    result = deploy(spec(registry.good, health_timeout_s=0.2), tracking, registry.eval_batch, tmp_path)
+    record = read_record(tmp_path)
+    assert record["failed_step"] == "start" and "not ready within 0.2 s" in record["error"]
+    assert record["service"]["pid"] and not group_alive(record["service"]["pid"]) and result.service is None
+    assert aliases(tracking, MODEL)["champion"] == champion and record["champion_after"] == champion
+
+
+# --- success ---------------------------------------------------------------------------------
+
+
+def test_deploy_moves_the_alias_only_after_ready_and_smoke_while_the_old_service_serves(
+    registry, tracking, champion, tmp_path
+) -> None:
+    old = ServiceProcess.start(registry.uri, MODEL, alias="champion", timeout=START_TIMEOUT)
+    try:
+        result = deploy(
+            spec(registry.good), tracking, registry.eval_batch, tmp_path, audit_log=tmp_path / "audit.jsonl"
+        )
+        record = read_record(tmp_path)
+        assert result.ok and record["outcome"] == "deployed" and record["failed_step"] is None
+        assert (record["champion_before"], record["champion_after"]) == (champion, registry.good)
+        assert aliases(tracking, MODEL)["champion"] == registry.good
+        assert [step["step"] for step in record["steps"]] == [
+            "resolve",
+            "gate",
+            "start",
+            "metadata",
+            "smoke",
+            "promote",
+        ]
+        assert all(step["ok"] for step in record["steps"])
+        service = record["service"]
+        assert service["metadata"]["model_version"] == registry.good and service["port"] == result.service.port
+        assert service["pid"] == result.service.pid and group_alive(service["pid"])
+        smoke = record["smoke"]
+        assert smoke["passed"] and smoke["size"] == 8 and all(r["status"] == 200 for r in smoke["results"])
+        assert set(registry.eval_batch["order_id"]) >= {r["order_id"] for r in smoke["results"]}
+        assert service["ready_at"] < smoke["results"][0]["sent_at"] < smoke["finished_at"] < record["alias_moved_at"]
+        promote_step = record["steps"][-1]
+        assert smoke["finished_at"] < promote_step["started_at"]
+        audit = read_audit_log(tmp_path / "audit.jsonl")
+        assert audit[-1]["version"] == registry.good and audit[-1]["decision"] == "approved"
+
+        # the old service is pinned to the version it started with and keeps answering
+        answer = old.predict(registry.orders.iloc[:2])
+        assert answer.status_code == 200 and answer.json()["model_version"] == champion
+        new = result.service.predict(registry.orders.iloc[:2])
+        assert new.json()["model_version"] == registry.good
+    finally:
+        old.stop()
+        result.stop() if "result" in locals() else None
+    record = read_record(tmp_path)
+    assert record["service"]["stopped_at"] and record["service"]["running"] is False
+    assert not group_alive(record["service"]["pid"]) and not group_alive(old.pid)
