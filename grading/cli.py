@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--variant", type=int, required=True)
     grade.add_argument("--out", type=Path, required=True)
     grade.add_argument("--timeout", type=positive_seconds, default=120.0, help="per-cell timeout in seconds")
+    _secret_option(grade)
 
     gradebook = commands.add_parser("gradebook", help="grade every learner folder of a cohort")
     gradebook.add_argument("cohort", type=Path, help="folder with one sub-folder per learner")
@@ -51,7 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     gradebook.add_argument("--out", type=Path, required=True)
     gradebook.add_argument("--timeout", type=positive_seconds, default=120.0)
     gradebook.add_argument("--workers", type=int, default=2)
+    _secret_option(gradebook)
     return parser
+
+
+def _secret_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--secret-file",
+        type=Path,
+        default=None,
+        help="file (outside the repository) holding the grading secret; default $COURSE_GRADING_SECRET, "
+        "else the public self-grading secret",
+    )
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -91,8 +103,11 @@ def _refresh(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from grading.grade import grade_submission
     from grading.scorecard import render_markdown
+    from grading.secret import resolve_secret
 
-    result = grade_submission(args.submission, args.variant, args.out, args.timeout)
+    result = grade_submission(
+        args.submission, args.variant, args.out, args.timeout, secret=resolve_secret(args.secret_file)
+    )
     print(render_markdown(result.card))
     print(f"scorecard: {result.json_path} and {result.markdown_path}")
     for problem in result.unreadable:
@@ -102,8 +117,11 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _gradebook(args: argparse.Namespace) -> int:
     from grading.gradebook import grade_cohort
+    from grading.secret import resolve_secret
 
-    path = grade_cohort(args.cohort, args.variant, args.out, args.timeout, args.workers)
+    path = grade_cohort(
+        args.cohort, args.variant, args.out, args.timeout, args.workers, resolve_secret(args.secret_file)
+    )
     print(f"gradebook: {path}")
     return 0
 
@@ -112,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the command, turn input errors into a message and exit code 2."""
     from grading.grade import GradingInputError
     from grading.notebook_io import NotebookError
+    from grading.secret import SecretError
     from grading.steps.strip_solutions import SolutionMarkerError
     from mlops_kit.manifest import ManifestError
 
@@ -125,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (GradingInputError, NotebookError, SolutionMarkerError, ManifestError, FileNotFoundError) as error:
+    except (
+        GradingInputError,
+        SecretError,
+        NotebookError,
+        SolutionMarkerError,
+        ManifestError,
+        FileNotFoundError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR

@@ -2,8 +2,10 @@
 
 For each course notebook present in the submission: rebuild it on the released notebook
 (locked cells restored), execute it in a fresh sandbox on variant N with papermill, then run
-the module's artifact tests in a separate pytest process. Expected values come from the
-generator's ledger for variant N, which lives outside the sandbox.
+the module's artifact tests in a separate pytest process. The graded data come from a seed
+that mixes the instructor's secret into the variant label (``grading.secret``); kernels get
+the data only. The ledger with the expected values is generated after every kernel of the
+submission has ended, so it exists nowhere while learner code runs.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from grading.execute import ExecutionOutcome, execute_notebook
 from grading.notebook_io import NotebookError, read_notebook, write_notebook
 from grading.paths import NOTEBOOKS_DIR, course_notebooks, module_id
 from grading.scorecard import explain_failures, module_entry, scorecard, write_scorecard
+from grading.secret import SECRET_ENV, GradingSecret, resolve_secret
 from grading.steps.clear_outputs import clear_outputs
 from grading.steps.restore_locked import restore_locked
-from mlops_kit.datagen import ensure_variant
+from mlops_kit.datagen import DATA_FOLDER, ensure_variant, generate_variant
 
 DEFAULT_CELL_TIMEOUT = 120.0
 # Settings that would send a graded notebook's results outside its sandbox (a shared MLflow
 # server, say): graded kernels never see them, so grading reads only what the notebook wrote.
-SANDBOX_UNSET_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+# The grading secret is never handed to a kernel either.
+SANDBOX_UNSET_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", SECRET_ENV)
 
 
 @contextmanager
@@ -70,77 +74,92 @@ def submitted_notebooks(submission: Path, released_dir: Path = NOTEBOOKS_DIR) ->
     return present
 
 
+@dataclass
+class ModuleRun:
+    """One module's execution: its sandbox, how the run ended, restore notes, unreadable input."""
+
+    module: str
+    sandbox: Path
+    outcome: ExecutionOutcome
+    notes: list[str]
+    unreadable: str | None
+
+
 def grade_submission(
     submission: Path,
     variant: int,
     out_dir: Path,
     cell_timeout: float = DEFAULT_CELL_TIMEOUT,
     released_dir: Path = NOTEBOOKS_DIR,
+    secret: GradingSecret | None = None,
 ) -> GradeResult:
     """Grade every module present in ``submission`` and write the scorecard into ``out_dir``."""
     if variant < 0:
         raise GradingInputError(f"--variant must be 0 or more, got {variant}")
+    secret = secret or resolve_secret()
     submission, out_dir = submission.resolve(), out_dir.resolve()  # the kernel runs in the sandbox
     notebooks = submitted_notebooks(submission, released_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    modules: dict[str, dict[str, Any]] = {}
-    unreadable: list[str] = []
     with tempfile.TemporaryDirectory(prefix="grading-variants-") as private, sandbox_environment():
-        variant_dir = ensure_variant(variant, Path(private))
-        for module, notebook_path in notebooks.items():
-            entry, problem = grade_module(
-                module, notebook_path, released_dir, variant_dir, variant, out_dir, cell_timeout
-            )
-            modules[module] = entry
-            if problem:
-                unreadable.append(problem)
-    card = scorecard(variant, str(submission), modules)
+        data_only = generate_variant(variant, Path(private) / "data-only", secret.value, ledger=False)
+        runs = [
+            run_module(module, path, released_dir, data_only / DATA_FOLDER, variant, out_dir, cell_timeout)
+            for module, path in notebooks.items()
+        ]
+        variant_dir = ensure_variant(variant, Path(private), secret.value)  # the ledger: only now
+        modules = {run.module: check_module(run, variant_dir, variant) for run in runs}
+    card = scorecard(variant, str(submission), modules, secret.source)
     json_path, markdown_path = write_scorecard(card, out_dir)
-    return GradeResult(card, json_path, markdown_path, unreadable)
+    return GradeResult(card, json_path, markdown_path, [run.unreadable for run in runs if run.unreadable])
 
 
-def grade_module(
+def run_module(
     module: str,
     notebook_path: Path,
     released_dir: Path,
-    variant_dir: Path,
+    data_dir: Path,
     variant: int,
     out_dir: Path,
     cell_timeout: float,
-) -> tuple[dict[str, Any], str | None]:
-    """Execute one module's notebook in a fresh sandbox and run its artifact checks.
+) -> ModuleRun:
+    """Execute one module's notebook in a fresh sandbox holding a copy of the graded data.
 
-    Returns the scorecard entry and, for a submitted file that is not a readable notebook,
-    the error naming it (its checks then run against an empty sandbox and fail).
+    A submitted file that is not a readable notebook is not run; its error names it.
     """
     official = read_notebook(released_dir / notebook_path.name)
     sandbox = out_dir / "sandbox" / module
     shutil.rmtree(sandbox, ignore_errors=True)
     (sandbox / "artifacts").mkdir(parents=True)
-    shutil.copytree(variant_dir / "data", sandbox / "data")
-    notes: list[str] = []
-    unreadable: str | None = None
+    shutil.copytree(data_dir, sandbox / "data")
     try:
         submitted = read_notebook(notebook_path)
     except NotebookError as error:
-        unreadable = str(error)
         outcome = ExecutionOutcome("not_run", f"not graded: {error}", 0.0, "")
-    else:
-        merged, restore_report = restore_locked(official, submitted)
-        notes = restore_report.messages()
-        input_path = write_notebook(clear_outputs(merged), sandbox / notebook_path.name)
-        outcome = execute_notebook(
-            input_path,
-            sandbox / f"executed_{notebook_path.name}",
-            parameters={
-                "DATA_DIR": str(sandbox / "data"),
-                "ARTIFACTS_DIR": str(sandbox / "artifacts"),
-                "VARIANT": variant,
-            },
-            cwd=sandbox,
-            cell_timeout=cell_timeout,
-        )
-    checks = run_artifact_checks(module, sandbox / "artifacts", sandbox / "data", variant_dir, variant, sandbox)
-    if not outcome.ok:
-        checks = explain_failures(checks, f"notebook stopped: {outcome.message}")
-    return module_entry(checks, outcome.to_dict(), notes), unreadable
+        return ModuleRun(module, sandbox, outcome, [], str(error))
+    merged, restore_report = restore_locked(official, submitted)
+    input_path = write_notebook(clear_outputs(merged), sandbox / notebook_path.name)
+    outcome = execute_notebook(
+        input_path,
+        sandbox / f"executed_{notebook_path.name}",
+        parameters={
+            "DATA_DIR": str(sandbox / "data"),
+            "ARTIFACTS_DIR": str(sandbox / "artifacts"),
+            "VARIANT": variant,
+        },
+        cwd=sandbox,
+        cell_timeout=cell_timeout,
+    )
+    return ModuleRun(module, sandbox, outcome, restore_report.messages(), None)
+
+
+def check_module(run: ModuleRun, variant_dir: Path, variant: int) -> dict[str, Any]:
+    """Run the module's artifact tests on what the notebook left; its scorecard entry.
+
+    The tests read the grader's own copy of the data, never the sandbox's (which the notebook could edit).
+    """
+    checks = run_artifact_checks(
+        run.module, run.sandbox / "artifacts", variant_dir / DATA_FOLDER, variant_dir, variant, run.sandbox
+    )
+    if not run.outcome.ok:
+        checks = explain_failures(checks, f"notebook stopped: {run.outcome.message}")
+    return module_entry(checks, run.outcome.to_dict(), run.notes)

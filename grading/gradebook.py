@@ -15,6 +15,7 @@ from typing import Any
 
 from grading.grade import GradingInputError, grade_submission
 from grading.paths import NOTEBOOKS_DIR, course_notebooks, module_id
+from grading.secret import GradingSecret
 from mlops_kit.io import atomic_write_text
 
 
@@ -28,10 +29,12 @@ def learner_folders(cohort: Path) -> list[Path]:
     return folders
 
 
-def _grade_one(learner: Path, variant: int, out_dir: Path, cell_timeout: float) -> dict[str, Any]:
+def _grade_one(
+    learner: Path, variant: int, out_dir: Path, cell_timeout: float, secret: GradingSecret | None
+) -> dict[str, Any]:
     """Grade one learner; turn any failure into a row instead of an exception."""
     try:
-        result = grade_submission(learner, variant, out_dir, cell_timeout)
+        result = grade_submission(learner, variant, out_dir, cell_timeout, secret=secret)
     except Exception as error:  # one learner must never stop the cohort
         return {"learner": learner.name, "status": f"error: {error}", "modules": {}}
     status = "ok" if not result.unreadable else "error: " + "; ".join(result.unreadable)
@@ -50,13 +53,21 @@ def gradebook_csv(rows: list[dict[str, Any]], modules: list[str]) -> str:
     return buffer.getvalue()
 
 
-def grade_cohort(cohort: Path, variant: int, out_dir: Path, cell_timeout: float = 120.0, workers: int = 2) -> Path:
+def grade_cohort(
+    cohort: Path,
+    variant: int,
+    out_dir: Path,
+    cell_timeout: float = 120.0,
+    workers: int = 2,
+    secret: GradingSecret | None = None,
+) -> Path:
     """Grade every learner of ``cohort`` into ``out_dir/<learner>/`` and write ``gradebook.csv``."""
     learners = learner_folders(cohort)
     modules = [module_id(path) for path in course_notebooks(NOTEBOOKS_DIR)]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [
-            pool.submit(_grade_one, learner, variant, out_dir / learner.name, cell_timeout) for learner in learners
+            pool.submit(_grade_one, learner, variant, out_dir / learner.name, cell_timeout, secret)
+            for learner in learners
         ]
         rows = [future.result() for future in futures]
     return atomic_write_text(out_dir / "gradebook.csv", gradebook_csv(rows, modules))

@@ -27,10 +27,11 @@ def explain_failures(checks: list[dict[str, Any]], execution_message: str) -> li
     ]
 
 
-def scorecard(variant: int, submission: str, modules: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The whole scorecard document."""
+def scorecard(variant: int, submission: str, modules: dict[str, dict[str, Any]], secret_source: str) -> dict[str, Any]:
+    """The whole scorecard document; ``secret_source`` names where the seed's secret came from, never its value."""
     return {
         "variant": variant,
+        "secret": secret_source,
         "submission": submission,
         "points": sum(entry["points"] for entry in modules.values()),
         "max_points": sum(entry["max_points"] for entry in modules.values()),
@@ -43,7 +44,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines = [
         f"# Scorecard — {card['submission']}",
         "",
-        f"Data variant {card['variant']}: **{card['points']} / {card['max_points']} points**",
+        f"Data variant {card['variant']} (secret: {card['secret']}): **{card['points']} / {card['max_points']} points**",
         "",
     ]
     for module_id, entry in card["modules"].items():
