@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -45,18 +46,26 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, required=True)
     grade.add_argument("--timeout", type=positive_seconds, default=120.0, help="per-cell timeout in seconds")
     _secret_option(grade)
+    grade.add_argument("--hide", action="append", type=Path, default=[], help="a folder the notebook must not see")
 
     gradebook = commands.add_parser("gradebook", help="grade every learner folder of a cohort")
     gradebook.add_argument("cohort", type=Path, help="folder with one sub-folder per learner")
     gradebook.add_argument("--variant", type=int, required=True)
     gradebook.add_argument("--out", type=Path, required=True)
     gradebook.add_argument("--timeout", type=positive_seconds, default=120.0)
-    gradebook.add_argument("--workers", type=int, default=2)
+    gradebook.add_argument("--workers", type=int, default=2, help="learners graded at once (local)")
+    gradebook.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="grade on this dask.distributed cluster")
     _secret_option(gradebook)
     return parser
 
 
 def _secret_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--memory-mb",
+        type=int,
+        default=4096,
+        help="address-space limit per process of a graded notebook, in MiB (default 4096)",
+    )
     command.add_argument(
         "--secret-file",
         type=Path,
@@ -102,11 +111,18 @@ def _refresh(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from grading.grade import grade_submission
+    from grading.sandbox import Limits
     from grading.scorecard import render_markdown
     from grading.secret import resolve_secret
 
     result = grade_submission(
-        args.submission, args.variant, args.out, args.timeout, secret=resolve_secret(args.secret_file)
+        args.submission,
+        args.variant,
+        args.out,
+        args.timeout,
+        secret=resolve_secret(args.secret_file),
+        limits=Limits(memory_mb=args.memory_mb),
+        hidden=tuple(args.hide),
     )
     print(render_markdown(result.card))
     print(f"scorecard: {result.json_path} and {result.markdown_path}")
@@ -135,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     from mlops_kit.manifest import ManifestError
 
     args = _parser().parse_args(argv)
+    from grading.sandbox import DIE_WITH_PARENT_ENV, die_with_parent
+
+    if os.environ.get(DIE_WITH_PARENT_ENV):  # set by the gradebook for its jobs
+        die_with_parent()
     handlers = {
         "release": _release,
         "run": _run,

@@ -7,16 +7,40 @@ from typing import Any
 
 from mlops_kit.io import atomic_write_json, atomic_write_text
 
+FULL_ISOLATION = "full"
 
-def module_entry(checks: list[dict[str, Any]], execution: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-    """A module's scorecard entry: points, max points, checks, and how execution went."""
+
+def module_entry(
+    checks: list[dict[str, Any]],
+    execution: dict[str, Any],
+    notes: list[str],
+    isolation: dict[str, Any],
+    flags: list[str] | None = None,
+) -> dict[str, Any]:
+    """A module's scorecard entry: points, checks, execution, isolation, and flags (reference solution used)."""
     return {
         "points": sum(check["points"] for check in checks),
         "max_points": sum(check["max_points"] for check in checks),
         "checks": checks,
         "execution": execution,
         "notes": notes,
+        "flags": flags or [],
+        "isolation": isolation,
     }
+
+
+def isolation_level(modules: dict[str, dict[str, Any]]) -> str:
+    """``full`` when every module ran in namespaces as its own user; otherwise what was missing."""
+    missing = set()
+    for entry in modules.values():
+        isolation = entry.get("isolation") or {}
+        if not isolation:
+            continue  # not executed (unreadable notebook)
+        if str(isolation.get("namespaces", "none")).startswith("none"):
+            missing.add(f"no namespaces: {isolation.get('namespaces')}")
+        if not str(isolation.get("user", "")).startswith("unprivileged"):
+            missing.add("no separate user")
+    return FULL_ISOLATION if not missing else "partial (" + "; ".join(sorted(missing)) + ")"
 
 
 def explain_failures(checks: list[dict[str, Any]], execution_message: str) -> list[dict[str, Any]]:
@@ -32,6 +56,7 @@ def scorecard(variant: int, submission: str, modules: dict[str, dict[str, Any]],
     return {
         "variant": variant,
         "secret": secret_source,
+        "isolation": isolation_level(modules),
         "submission": submission,
         "points": sum(entry["points"] for entry in modules.values()),
         "max_points": sum(entry["max_points"] for entry in modules.values()),
@@ -46,6 +71,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"Data variant {card['variant']} (secret: {card['secret']}): **{card['points']} / {card['max_points']} points**",
         "",
+        f"Isolation: {card['isolation']}",
+        "",
     ]
     for module_id, entry in card["modules"].items():
         execution = entry["execution"]
@@ -55,6 +82,7 @@ def render_markdown(card: dict[str, Any]) -> str:
             f"Execution: {execution['status']} ({execution['message']}, {execution['seconds']} s)",
             "",
         ]
+        lines += [f"- **Flag**: {flag}" for flag in entry.get("flags", [])]
         lines += [f"- Note: {note}" for note in entry.get("notes", [])]
         lines += ["", "| check | result | points | message |", "|---|---|---|---|"]
         for check in entry["checks"]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from grading.steps.cell_roles import is_locked
+from grading.steps.cell_roles import is_locked, lock_intact
 
 
 @dataclass
@@ -22,6 +22,11 @@ class RestoreReport:
 
     restored: list[str] = field(default_factory=list)
     reinserted: list[str] = field(default_factory=list)
+
+    @property
+    def tampered(self) -> bool:
+        """True when a locked cell was edited or removed (the scorecard's tamper flag)."""
+        return bool(self.restored or self.reinserted)
 
     def messages(self) -> list[str]:
         """Human-readable lines for the scorecard."""
@@ -43,8 +48,8 @@ def restore_locked(
         cell_id = cell.get("id")
         if cell_id in official_locked:
             original = official_locked[cell_id]
-            if cell.source != original.source:
-                report.restored.append(cell_id)
+            if not lock_intact(nbformat.from_dict({**cell, "metadata": original.metadata})):
+                report.restored.append(cell_id)  # the source does not match the release's checksum
             merged.cells.append(copy.deepcopy(original))
             seen.add(cell_id)
         elif is_locked(cell):
