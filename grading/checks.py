@@ -62,20 +62,16 @@ def _run_pytest(
         "-q",
         "-p",
         "no:cacheprovider",
-        "--rootdir",
-        str(ARTIFACT_TESTS_DIR),
+        f"--rootdir={ARTIFACT_TESTS_DIR}",
+        f"--confcutdir={ARTIFACT_TESTS_DIR}",  # never a conftest.py the notebook left in its artifacts
         "-c",
         str(ARTIFACT_TESTS_DIR / "pytest.ini"),
-        "--artifacts-dir",
-        str(artifacts_dir),
-        "--data-dir",
-        str(data_dir),
-        "--variant-dir",
-        str(variant_dir),
-        "--variant",
-        str(variant),
-        "--results-json",
-        str(results_path),
+        # NAME=VALUE: pytest takes a bare argument that is a folder as a place to look for conftest.py
+        f"--artifacts-dir={artifacts_dir}",
+        f"--data-dir={data_dir}",
+        f"--variant-dir={variant_dir}",
+        f"--variant={variant}",
+        f"--results-json={results_path}",
     ]
     try:
         completed = subprocess.run(

@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=positive_seconds, default=120.0, help="per-cell timeout in seconds")
     _secret_option(grade)
     grade.add_argument("--hide", action="append", type=Path, default=[], help="a folder the notebook must not see")
+    grade.add_argument(
+        "--module", action="append", default=[], help="grade only this module (id, number or file name); repeatable"
+    )
 
     gradebook = commands.add_parser("gradebook", help="grade every learner folder of a cohort")
     gradebook.add_argument("cohort", type=Path, help="folder with one sub-folder per learner")
@@ -123,6 +126,8 @@ def _grade(args: argparse.Namespace) -> int:
         secret=resolve_secret(args.secret_file),
         limits=Limits(memory_mb=args.memory_mb),
         hidden=tuple(args.hide),
+        only=tuple(args.module),
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(render_markdown(result.card))
     print(f"scorecard: {result.json_path} and {result.markdown_path}")

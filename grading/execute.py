@@ -83,6 +83,7 @@ def execute_notebook(
             kernel_name=KERNEL_NAME,
             cwd=str(cwd),
             execution_timeout=cell_timeout,
+            iopub_timeout=cell_timeout,  # a cell's remaining output may take a while to arrive (floods)
             progress_bar=progress_bar,
             log_output=False,
             report_mode=False,
@@ -135,14 +136,14 @@ def describe_cell(number: int, cell: Any) -> str:
 
 
 def stopped_at(executed_path: Path) -> tuple[str | None, str]:
-    """The cell where execution stopped: the first with an error output, else the first never run."""
+    """The cell where execution stopped: the first with an error output, else the last one that started."""
     cells = [(n, cell) for n, cell in learner_cells(executed_path) if cell.cell_type == "code" and cell.source.strip()]
     for number, cell in cells:
         if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
             return cell.get("id"), describe_cell(number, cell)
-    for number, cell in cells:
-        if cell.get("execution_count") is None:
-            return cell.get("id"), describe_cell(number, cell)
+    started = [(number, cell) for number, cell in cells if cell.get("execution_count") is not None]
+    if started:
+        return started[-1][1].get("id"), describe_cell(*started[-1])
     return None, "a cell"
 
 
@@ -179,22 +180,41 @@ def cap_outputs(limit_bytes: int = MAX_OUTPUT_BYTES) -> None:
     original = NotebookClient.output
 
     def output(self: Any, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
-        size = len(json.dumps(msg.get("content", {}), default=str))
+        content = msg.get("content", {})
+        size = _output_size(content)
         used = getattr(self, "_course_output_bytes", 0)
         if msg.get("msg_type") == "error" or used + size <= limit_bytes:
             self._course_output_bytes = used + size
             return original(self, outs, msg, display_id, cell_index)
+        room = limit_bytes - used
+        if msg.get("msg_type") == "stream" and room > 0:  # keep the start of a long print
+            self._course_output_bytes = limit_bytes
+            original(
+                self,
+                outs,
+                {**msg, "content": {**content, "text": str(content.get("text", ""))[:room]}},
+                None,
+                cell_index,
+            )
         noted = self.__dict__.setdefault("_course_truncated_cells", set())
         if cell_index not in noted:
             noted.add(cell_index)
             from nbformat.v4 import new_output
 
-            note = f"[grading: output truncated; a notebook keeps at most {limit_bytes} bytes of output]\n"
+            note = f"\n[grading: output truncated; a notebook keeps at most {limit_bytes} bytes of output]\n"
             outs.append(new_output("stream", name="stderr", text=note))
         return None
 
     output._course_capped = True  # type: ignore[attr-defined]
     NotebookClient.output = output  # type: ignore[method-assign]
+
+
+def _output_size(content: dict[str, Any]) -> int:
+    """Roughly how many bytes an output message adds to the notebook (without serialising it again)."""
+    if "text" in content:
+        return len(str(content["text"]))
+    data = content.get("data", {})
+    return sum(len(value) if isinstance(value, str) else len(json.dumps(value, default=str)) for value in data.values())
 
 
 def read_outcome(path: Path, output_path: Path, max_bytes: int = 65_536) -> ExecutionOutcome | None:

@@ -15,7 +15,7 @@ import json
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,23 @@ class GradeResult:
     json_path: Path
     markdown_path: Path
     unreadable: list[str]
+
+
+def select_modules(notebooks: dict[str, Path], only: Sequence[str]) -> dict[str, Path]:
+    """The submitted modules named in ``only`` (module id, its number ``1``/``01`` or file name); all if empty."""
+    if not only:
+        return notebooks
+
+    def matches(module: str, wanted: str) -> bool:
+        wanted = wanted.removesuffix(".ipynb")
+        return module == wanted or (wanted.isdigit() and module.split("_")[0] == f"{int(wanted):02d}")
+
+    picked = {module: path for module, path in notebooks.items() if any(matches(module, w) for w in only)}
+    if not picked:
+        raise GradingInputError(
+            f"--module {', '.join(only)} matches none of the submitted modules: {', '.join(notebooks)}"
+        )
+    return picked
 
 
 def submitted_notebooks(submission: Path, released_dir: Path = NOTEBOOKS_DIR) -> dict[str, Path]:
@@ -88,27 +105,34 @@ def grade_submission(
     secret: GradingSecret | None = None,
     limits: Limits = DEFAULT_LIMITS,
     hidden: Sequence[Path] = (),
+    only: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
 ) -> GradeResult:
-    """Grade every module present in ``submission`` and write the scorecard into ``out_dir``.
+    """Grade every module present in ``submission`` (or ``only`` these) and write the scorecard into ``out_dir``.
 
     ``hidden`` folders (besides ``out_dir`` and the submission) look empty to the notebook:
-    a cohort's output and submissions, say.
+    a cohort's output and submissions, say. ``progress`` gets one line per module as it goes.
     """
     if variant < 0:
         raise GradingInputError(f"--variant must be 0 or more, got {variant}")
     secret = secret or resolve_secret()
     submission, out_dir = submission.resolve(), out_dir.resolve()  # the kernel runs in the sandbox
-    notebooks = submitted_notebooks(submission, released_dir)
+    notebooks = select_modules(submitted_notebooks(submission, released_dir), only)
     out_dir.mkdir(parents=True, exist_ok=True)
     jail = Jail(cell_timeout, limits, (out_dir, submission, *hidden))
+    report = progress or (lambda line: None)
     with tempfile.TemporaryDirectory(prefix="grading-variants-") as private:
         data_only = generate_variant(variant, Path(private) / "data-only", secret.value, ledger=False)
-        runs = [
-            run_module(module, path, released_dir, data_only / DATA_FOLDER, variant, out_dir, jail)
-            for module, path in notebooks.items()
-        ]
+        runs = []
+        for position, (module, path) in enumerate(notebooks.items(), start=1):
+            report(f"[{position}/{len(notebooks)}] {module}: running the notebook in its sandbox")
+            runs.append(run_module(module, path, released_dir, data_only / DATA_FOLDER, variant, out_dir, jail))
+            report(f"[{position}/{len(notebooks)}] {module}: {runs[-1].outcome.status} ({runs[-1].outcome.seconds} s)")
         variant_dir = ensure_variant(variant, Path(private), secret.value)  # the ledger: only now
-        modules = {run.module: check_module(run, variant_dir, variant) for run in runs}
+        modules = {}
+        for run in runs:
+            modules[run.module] = check_module(run, variant_dir, variant)
+            report(f"{run.module}: {modules[run.module]['points']} / {modules[run.module]['max_points']} points")
     card = scorecard(variant, str(submission), modules, secret.source)
     json_path, markdown_path = write_scorecard(card, out_dir)
     return GradeResult(card, json_path, markdown_path, [run.unreadable for run in runs if run.unreadable])

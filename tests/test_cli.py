@@ -42,3 +42,14 @@ def test_bad_inputs_exit_2_naming_the_problem(
     assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
     assert says in capsys.readouterr().err
     assert not (tmp_path / "out" / "scorecard.json").exists()
+
+
+def test_module_selection_by_id_number_or_file_name() -> None:
+    from grading.grade import GradingInputError, select_modules
+
+    notebooks = {"01_data_validation": Path("a"), "02_feature_pipeline": Path("b")}
+    assert list(select_modules(notebooks, ())) == list(notebooks)
+    for wanted in ("2", "02", "02_feature_pipeline", "02_feature_pipeline.ipynb"):
+        assert list(select_modules(notebooks, (wanted,))) == ["02_feature_pipeline"]
+    with pytest.raises(GradingInputError, match="--module 7 matches none"):
+        select_modules(notebooks, ("7",))
