@@ -190,6 +190,18 @@ def sandbox_outcome(run: SandboxRun, sandbox: Path, notebook: Path, wall_seconds
     return ExecutionOutcome("dead_kernel", message[:500].strip(), 0.0, output)
 
 
+MAX_SUBMITTED_NOTEBOOK_BYTES = 50_000_000
+
+
+def read_submitted(path: Path) -> Any:
+    """A learner's notebook, refused if it is a link (it could point at the grader's files) or huge."""
+    if path.is_symlink():
+        raise NotebookError(f"{path}: a link, not a notebook file; submit the notebook itself")
+    if path.is_file() and path.stat().st_size > MAX_SUBMITTED_NOTEBOOK_BYTES:
+        raise NotebookError(f"{path}: larger than {MAX_SUBMITTED_NOTEBOOK_BYTES} bytes; clear its outputs")
+    return read_notebook(path)
+
+
 def run_module(
     module: str,
     notebook_path: Path,
@@ -209,7 +221,7 @@ def run_module(
     official = read_notebook(released_dir / notebook_path.name)
     sandbox = out_dir / "sandbox" / module
     try:
-        submitted = read_notebook(notebook_path)
+        submitted = read_submitted(notebook_path)
     except NotebookError as error:
         _fresh_sandbox(sandbox, data_dir)
         outcome = ExecutionOutcome("not_run", f"not graded: {error}", 0.0, "")

@@ -343,3 +343,19 @@ def test_a_grading_run_leaves_no_sandbox_user_and_no_mount_behind(tmp_path: Path
     assert owners == {os.geteuid()}, "the sandbox's files go back to the grader"
     assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
     shutil.rmtree(tmp_path / "out")  # and the grader can remove all of it
+
+
+def test_a_submitted_link_or_huge_notebook_is_refused_before_reading(tmp_path: Path) -> None:
+    from grading.grade import MAX_SUBMITTED_NOTEBOOK_BYTES, read_submitted
+    from grading.notebook_io import NotebookError
+
+    link = tmp_path / MODULE1 / f"{MODULE1}.ipynb"
+    link.parent.mkdir()
+    link.symlink_to("/etc/hostname")
+    with pytest.raises(NotebookError, match="a link, not a notebook"):
+        read_submitted(link)
+    huge = tmp_path / f"{MODULE1}.ipynb"
+    with open(huge, "wb") as handle:
+        handle.truncate(MAX_SUBMITTED_NOTEBOOK_BYTES + 1)
+    with pytest.raises(NotebookError, match="larger than"):
+        read_submitted(huge)
