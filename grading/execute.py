@@ -69,6 +69,8 @@ def execute_notebook(
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     output_path.parent.mkdir(parents=True, exist_ok=True)
+    _track_running_cell()
+    _RUNNING_CELL[0] = None
     started = time.perf_counter()
 
     def outcome(status: Status, message: str, cell_id: str | None = None) -> ExecutionOutcome:
@@ -89,7 +91,7 @@ def execute_notebook(
             report_mode=False,
         )
     except papermill.PapermillExecutionError as error:
-        cell_id, where = stopped_at(output_path)
+        cell_id, where = stopped_at(input_path)
         first_line = str(error.evalue).strip().splitlines()[0] if str(error.evalue).strip() else ""
         if error.ename == "SystemExit":
             return outcome(
@@ -97,11 +99,11 @@ def execute_notebook(
             )
         return outcome("error", f"{where} raised {error.ename}: {first_line}", cell_id)
     except (CellTimeoutError, TimeoutError) as error:
-        cell_id, where = stopped_at(output_path)
+        cell_id, where = stopped_at(input_path)
         message = f"{where} ran longer than the {cell_timeout:g} s per-cell limit ({_first_line(error)})"
         return outcome("timeout", message, cell_id)
     except DeadKernelError as error:
-        cell_id, where = stopped_at(output_path)
+        cell_id, where = stopped_at(input_path)
         return outcome(
             "dead_kernel",
             f"the kernel died in {where} (crash, os._exit or out of memory): {_first_line(error)}",
@@ -135,15 +137,31 @@ def describe_cell(number: int, cell: Any) -> str:
     return f"cell {number} ({cell.get('id', '?')})"
 
 
-def stopped_at(executed_path: Path) -> tuple[str | None, str]:
-    """The cell where execution stopped: the first with an error output, else the last one that started."""
-    cells = [(n, cell) for n, cell in learner_cells(executed_path) if cell.cell_type == "code" and cell.source.strip()]
-    for number, cell in cells:
-        if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
-            return cell.get("id"), describe_cell(number, cell)
-    started = [(number, cell) for number, cell in cells if cell.get("execution_count") is not None]
-    if started:
-        return started[-1][1].get("id"), describe_cell(*started[-1])
+_RUNNING_CELL: list[str | None] = [None]  # id of the cell papermill started last, in this process
+
+
+def _track_running_cell() -> None:
+    """Record the id of each cell as papermill starts it (its saved copy can lag behind a crash)."""
+    from papermill.engines import NotebookExecutionManager
+
+    if getattr(NotebookExecutionManager.cell_start, "_course_tracked", False):
+        return
+    original = NotebookExecutionManager.cell_start
+
+    def cell_start(self: Any, cell: Any, cell_index: int | None = None, **kwargs: Any) -> Any:
+        _RUNNING_CELL[0] = cell.get("id")
+        return original(self, cell, cell_index, **kwargs)
+
+    cell_start._course_tracked = True  # type: ignore[attr-defined]
+    NotebookExecutionManager.cell_start = cell_start  # type: ignore[method-assign]
+
+
+def stopped_at(input_path: Path) -> tuple[str | None, str]:
+    """The cell that was running when execution stopped, numbered as in the learner's notebook."""
+    cell_id = _RUNNING_CELL[0]
+    for number, cell in learner_cells(input_path):
+        if cell.get("id") == cell_id:
+            return cell_id, describe_cell(number, cell)
     return None, "a cell"
 
 
