@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,40 @@ def render_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_html(card: dict[str, Any]) -> str:
+    """The same scorecard as a self-contained HTML page (every learner-controlled text escaped)."""
+    e = html.escape
+    parts = [
+        "<!doctype html><meta charset='utf-8'>",
+        f"<title>Scorecard {e(str(card['submission']))}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em}td,th{border:1px solid #ccc;padding:.3em}"
+        "table{border-collapse:collapse}.FAIL{color:#a00}.pass{color:#060}</style>",
+        f"<h1>Scorecard: {card['points']} / {card['max_points']} points</h1>",
+        f"<p>Data variant {card['variant']} (secret: {e(str(card['secret']))}); isolation: {e(str(card['isolation']))}</p>",
+    ]
+    for module_id, entry in card["modules"].items():
+        execution = entry["execution"]
+        parts += [
+            f"<h2>{e(module_id)}: {entry['points']} / {entry['max_points']}</h2>",
+            f"<p>Execution: {e(str(execution['status']))} ({e(str(execution['message']))}, {execution['seconds']} s)</p>",
+            "<ul>",
+            *[f"<li><b>Flag</b>: {e(flag)}</li>" for flag in entry.get("flags", [])],
+            *[f"<li>Note: {e(note)}</li>" for note in entry.get("notes", [])],
+            "</ul><table><tr><th>check</th><th>result</th><th>points</th><th>message</th></tr>",
+        ]
+        for check in entry["checks"]:
+            mark = "pass" if check["passed"] else "FAIL"
+            parts.append(
+                f"<tr><td>{e(check['name'])}</td><td class='{mark}'>{mark}</td>"
+                f"<td>{check['points']}/{check['max_points']}</td><td>{e(str(check['message']))}</td></tr>"
+            )
+        parts.append("</table>")
+    return "\n".join(parts) + "\n"
+
+
 def write_scorecard(card: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``scorecard.json`` and ``scorecard.md`` atomically into ``out_dir``."""
+    """Write ``scorecard.json``, ``scorecard.md`` and ``scorecard.html`` atomically into ``out_dir``."""
     json_path = atomic_write_json(out_dir / "scorecard.json", card)
     markdown_path = atomic_write_text(out_dir / "scorecard.md", render_markdown(card))
+    atomic_write_text(out_dir / "scorecard.html", render_html(card))
     return json_path, markdown_path
