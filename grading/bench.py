@@ -1,7 +1,8 @@
 """``make bench``: how fast the course runs, as JSON (medians over several runs).
 
 Measures: papermill execution of each module notebook, kernel start-up, import time of the
-heavy packages (each in a fresh interpreter), grading time per module, validation of the
+heavy packages (each in a fresh interpreter), the grading sandbox's own cost, grading time per module
+(sandboxed), validation of the
 reference period, and peak memory. Targets from the issues are reported next to the numbers.
 ``--serving`` adds the model service against ``mlflow models serve`` (grading/bench_serving.py);
 ``--serving-only`` runs just that (``make bench BENCH_ARGS=--serving-only``).
@@ -108,6 +109,24 @@ def grading_runs(notebook: Path, runs: int, work: Path) -> dict[str, Any]:
     return timed_runs(once, runs)
 
 
+def sandbox_runs(runs: int, work: Path) -> dict[str, Any]:
+    """Cost of the grading sandbox itself: entering it to run ``python -c pass``, against running that directly."""
+    from grading.sandbox import run_sandboxed, sandbox_env
+
+    (work / "home").mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-c", "pass"]
+    isolation: dict[str, Any] = {}
+
+    def sandboxed() -> None:
+        isolation.update(run_sandboxed(command, work, sandbox_env(work / "home"), timeout=60).isolation)
+
+    return {
+        "sandboxed": timed_runs(sandboxed, runs),
+        "direct": timed_runs(lambda: subprocess.run(command, check=True), runs),
+        "isolation": isolation,
+    }
+
+
 def validation_runs(runs: int) -> dict[str, Any]:
     """In-process validation of the shipped reference period with the reference rules."""
     from mlops_kit.data import SHIPPED_DATA_DIR, file_period, load_orders
@@ -140,6 +159,7 @@ def benchmark(runs: int) -> dict[str, Any]:
         "grading": {},
     }
     with tempfile.TemporaryDirectory(prefix="course-bench-") as scratch:
+        result["sandbox"] = sandbox_runs(runs, Path(scratch) / "sandbox")
         for notebook in notebooks:
             print(f"benchmarking {notebook.name}", flush=True)
             result["notebooks"][notebook.stem] = notebook_runs(notebook, runs, Path(scratch) / "run" / notebook.stem)
@@ -189,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
     atomic_write_json(args.out, result)
-    shown = ("targets_s", "kernel_startup", "peak_rss_mb", "serving")
+    shown = ("targets_s", "kernel_startup", "sandbox", "peak_rss_mb", "serving")
     print(json.dumps({key: result[key] for key in shown if key in result}, indent=2))
     print(f"benchmark written to {args.out}")
     return 0

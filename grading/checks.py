@@ -1,4 +1,8 @@
-"""Run a module's artifact tests in a separate pytest process and read back their results."""
+"""Run a module's artifact tests in a separate pytest process and read back their results.
+
+The process runs with ``-P`` in a folder of the grader's own, so nothing the notebook left in
+its sandbox (a ``pandas.py``, a ``conftest.py``) is ever imported; results come back as JSON.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,36 +30,48 @@ def run_artifact_checks(
     data_dir: Path,
     variant_dir: Path,
     variant: int,
-    work_dir: Path,
+    log_path: Path,
 ) -> list[dict[str, Any]]:
-    """Return ``[{name, passed, points, max_points, message}]``; never raises for a bad run."""
+    """Return ``[{name, passed, points, max_points, message}]``; never raises for a bad run.
+
+    pytest's output goes to ``log_path`` (a file of the grader's, outside any sandbox).
+    """
     test_file = artifact_test_file(module_id)
     if not test_file.is_file():
         return [_grader_failure(f"no artifact tests for module {module_id} ({test_file} is missing)")]
+    with tempfile.TemporaryDirectory(prefix="grading-checks-") as private:
+        return _run_pytest(test_file, artifacts_dir, data_dir, variant_dir, variant, Path(private), log_path)
+
+
+def _run_pytest(
+    test_file: Path,
+    artifacts_dir: Path,
+    data_dir: Path,
+    variant_dir: Path,
+    variant: int,
+    work_dir: Path,
+    log_path: Path,
+) -> list[dict[str, Any]]:
     results_path = work_dir / "checks.json"
-    results_path.unlink(missing_ok=True)
     command = [
         sys.executable,
+        "-P",
         "-m",
         "pytest",
         str(test_file),
         "-q",
         "-p",
         "no:cacheprovider",
-        "--rootdir",
-        str(ARTIFACT_TESTS_DIR),
+        f"--rootdir={ARTIFACT_TESTS_DIR}",
+        f"--confcutdir={ARTIFACT_TESTS_DIR}",  # never a conftest.py the notebook left in its artifacts
         "-c",
         str(ARTIFACT_TESTS_DIR / "pytest.ini"),
-        "--artifacts-dir",
-        str(artifacts_dir),
-        "--data-dir",
-        str(data_dir),
-        "--variant-dir",
-        str(variant_dir),
-        "--variant",
-        str(variant),
-        "--results-json",
-        str(results_path),
+        # NAME=VALUE: pytest takes a bare argument that is a folder as a place to look for conftest.py
+        f"--artifacts-dir={artifacts_dir}",
+        f"--data-dir={data_dir}",
+        f"--variant-dir={variant_dir}",
+        f"--variant={variant}",
+        f"--results-json={results_path}",
     ]
     try:
         completed = subprocess.run(
@@ -68,7 +85,8 @@ def run_artifact_checks(
         )
     except subprocess.TimeoutExpired:
         return [_grader_failure(f"the artifact tests took longer than {CHECKS_TIMEOUT_SECONDS} s")]
-    (work_dir / "checks.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text(completed.stdout + completed.stderr, encoding="utf-8")
     if not results_path.is_file():
         tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
         return [_grader_failure(f"the artifact tests did not run (exit {completed.returncode}): {' | '.join(tail)}")]

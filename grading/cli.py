@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -51,14 +52,37 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--timeout", type=positive_seconds, default=DEFAULT_CELL_TIMEOUT_S, help="per-cell timeout in seconds"
     )
+    _secret_option(grade)
+    grade.add_argument("--hide", action="append", type=Path, default=[], help="a folder the notebook must not see")
+    grade.add_argument(
+        "--module", action="append", default=[], help="grade only this module (id, number or file name); repeatable"
+    )
 
     gradebook = commands.add_parser("gradebook", help="grade every learner folder of a cohort")
     gradebook.add_argument("cohort", type=Path, help="folder with one sub-folder per learner")
     gradebook.add_argument("--variant", type=int, required=True)
     gradebook.add_argument("--out", type=Path, required=True)
     gradebook.add_argument("--timeout", type=positive_seconds, default=DEFAULT_CELL_TIMEOUT_S)
-    gradebook.add_argument("--workers", type=int, default=2)
+    gradebook.add_argument("--workers", type=int, default=2, help="learners graded at once (local)")
+    gradebook.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="grade on this dask.distributed cluster")
+    _secret_option(gradebook)
     return parser
+
+
+def _secret_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--memory-mb",
+        type=int,
+        default=4096,
+        help="address-space limit per process of a graded notebook, in MiB (default 4096)",
+    )
+    command.add_argument(
+        "--secret-file",
+        type=Path,
+        default=None,
+        help="file (outside the repository) holding the grading secret; default $COURSE_GRADING_SECRET, "
+        "else the public self-grading secret",
+    )
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -97,9 +121,21 @@ def _refresh(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from grading.grade import grade_submission
+    from grading.sandbox import Limits
     from grading.scorecard import render_markdown
+    from grading.secret import resolve_secret
 
-    result = grade_submission(args.submission, args.variant, args.out, args.timeout)
+    result = grade_submission(
+        args.submission,
+        args.variant,
+        args.out,
+        args.timeout,
+        secret=resolve_secret(args.secret_file),
+        limits=Limits(memory_mb=args.memory_mb),
+        hidden=tuple(args.hide),
+        only=tuple(args.module),
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     print(render_markdown(result.card))
     print(f"scorecard: {result.json_path} and {result.markdown_path}")
     for problem in result.unreadable:
@@ -109,8 +145,11 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _gradebook(args: argparse.Namespace) -> int:
     from grading.gradebook import grade_cohort
+    from grading.secret import resolve_secret
 
-    path = grade_cohort(args.cohort, args.variant, args.out, args.timeout, args.workers)
+    path = grade_cohort(
+        args.cohort, args.variant, args.out, args.timeout, args.workers, resolve_secret(args.secret_file)
+    )
     print(f"gradebook: {path}")
     return 0
 
@@ -119,10 +158,15 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the command, turn input errors into a message and exit code 2."""
     from grading.grade import GradingInputError
     from grading.notebook_io import NotebookError
+    from grading.secret import SecretError
     from grading.steps.strip_solutions import SolutionMarkerError
     from mlops_kit.manifest import ManifestError
 
     args = _parser().parse_args(argv)
+    from grading.sandbox import DIE_WITH_PARENT_ENV, die_with_parent
+
+    if os.environ.get(DIE_WITH_PARENT_ENV):  # set by the gradebook for its jobs
+        die_with_parent()
     handlers = {
         "release": _release,
         "run": _run,
@@ -132,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (GradingInputError, NotebookError, SolutionMarkerError, ManifestError, FileNotFoundError) as error:
+    except (
+        GradingInputError,
+        SecretError,
+        NotebookError,
+        SolutionMarkerError,
+        ManifestError,
+        FileNotFoundError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR

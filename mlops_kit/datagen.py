@@ -8,6 +8,10 @@ shape that answers hard-coded for the shipped one do not fit. Layout of one vari
     <out>/ledger/defects.csv  (file,row,order_id,defect,column,expected_action)
     <out>/ledger/drift.csv    (month,event,columns,description)
 
+Graded variants are *secret*: the seed mixes an instructor secret into the variant label
+(``secret=...``), so knowing the label and this code is not enough to rebuild the graded data
+or its ledger. Without a secret (the shipped data, ``grading run``) a variant is public.
+
 Run ``python -m mlops_kit.datagen --variant N --out DIR``; see datasets/DATASHEET.md.
 """
 
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import hmac
 import io
 import os
 import shutil
@@ -165,11 +171,16 @@ class OrderFile:
 # ---------------------------------------------------------------------------- public API
 
 
-def variant_rng(variant: int) -> np.random.Generator:
-    """The random generator that fixes everything about ``variant``."""
+def variant_seed(variant: int, secret: str | None = None) -> list[int]:
+    """The seed words of ``variant``: public, or keyed by ``secret`` (HMAC-SHA256 of the label)."""
     if variant < 0:
         raise ValueError(f"variant must be a non-negative integer, got {variant}")
-    return np.random.default_rng([variant, SEED_SALT])
+    if secret is None:
+        return [variant, SEED_SALT]
+    if not secret:
+        raise ValueError("the grading secret is empty")
+    digest = hmac.new(secret.encode("utf-8"), f"{DATASET_NAME}:variant:{variant}".encode(), hashlib.sha256).digest()
+    return [variant, SEED_SALT, *np.frombuffer(digest, dtype="<u4").tolist()]
 
 
 def batch_file(month: str) -> str:
@@ -177,10 +188,18 @@ def batch_file(month: str) -> str:
     return f"{BATCH_FOLDER}/{month}.csv"
 
 
-def generate_variant(variant: int, out_dir: Path) -> Path:
-    """Write variant ``variant`` (data, manifest, ledgers) under ``out_dir``; return it."""
+def variant_rng(variant: int, secret: str | None = None) -> np.random.Generator:
+    """The random generator that fixes everything about ``variant`` (under ``secret``, if given)."""
+    return np.random.default_rng(variant_seed(variant, secret))
+
+
+def generate_variant(variant: int, out_dir: Path, secret: str | None = None, ledger: bool = True) -> Path:
+    """Write variant ``variant`` (data, manifest and, unless ``ledger`` is False, ledgers) under ``out_dir``.
+
+    ``secret`` keys the seed (a graded variant); the files never record it.
+    """
     out_dir = Path(out_dir)
-    rng = variant_rng(variant)
+    rng = variant_rng(variant, secret)
     schedule = draw_drift_schedule(rng)
     files = draw_order_files(rng, schedule)
     data_dir = out_dir / DATA_FOLDER
@@ -194,6 +213,8 @@ def generate_variant(variant: int, out_dir: Path) -> Path:
         variant=variant,
         generator_version=GENERATOR_VERSION,
     )
+    if not ledger:
+        return out_dir
     defects = sorted((row for f in files for row in f.defects), key=lambda r: (r["file"], r["row"]))
     defect_rows = ([row[column] for column in DEFECT_LEDGER_COLUMNS] for row in defects)
     ledger_dir = out_dir / LEDGER_FOLDER
@@ -202,20 +223,26 @@ def generate_variant(variant: int, out_dir: Path) -> Path:
     return out_dir
 
 
-def ensure_variant(variant: int, cache_root: Path) -> Path:
-    """Return ``cache_root/v{variant}``, (re)generating it unless it is complete and current.
+def secret_fingerprint(secret: str) -> str:
+    """A short name for a secret's variants (keyed hash: it reveals nothing about the secret)."""
+    return hmac.new(secret.encode("utf-8"), b"variant-cache-folder", hashlib.sha256).hexdigest()[:16]
 
-    The variant is generated in a temporary folder and renamed into place, so a crash
-    never leaves half a variant and concurrent callers each see a whole one.
+
+def ensure_variant(variant: int, cache_root: Path, secret: str | None = None) -> Path:
+    """Return ``cache_root/v{variant}`` (``v{variant}-<fingerprint>`` under a secret), generated if needed.
+
+    The variant is (re)generated unless it is complete and current; it is generated in a
+    temporary folder and renamed into place, so a crash never leaves half a variant and
+    concurrent callers each see a whole one.
     """
     cache_root = Path(cache_root)
-    target = cache_root / f"v{variant}"
+    target = cache_root / (f"v{variant}" if secret is None else f"v{variant}-{secret_fingerprint(secret)}")
     if is_current_variant(target, variant):
         return target
     cache_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".v{variant}-", dir=cache_root))
     try:
-        generate_variant(variant, staging)
+        generate_variant(variant, staging, secret)
         _discard(target)
         try:
             os.replace(staging, target)

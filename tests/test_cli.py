@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from grading.cli import main
+from mlops_kit.course import module_id
 
 
 @pytest.mark.parametrize(
@@ -42,3 +43,14 @@ def test_bad_inputs_exit_2_naming_the_problem(
     assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
     assert says in capsys.readouterr().err
     assert not (tmp_path / "out" / "scorecard.json").exists()
+
+
+def test_module_selection_by_id_number_or_file_name() -> None:
+    from grading.grade import GradingInputError, select_modules
+
+    notebooks = {module_id(1): Path("a"), module_id(2): Path("b")}
+    assert list(select_modules(notebooks, ())) == list(notebooks)
+    for wanted in ("2", "02", module_id(2), module_id(2) + ".ipynb"):
+        assert list(select_modules(notebooks, (wanted,))) == [module_id(2)]
+    with pytest.raises(GradingInputError, match="--module 7 matches none"):
+        select_modules(notebooks, ("7",))

@@ -10,6 +10,7 @@ Each test carries ``@pytest.mark.points(n)``; its assertion message is what the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,12 @@ def check_name(item: pytest.Item) -> str:
     return item.name.removeprefix("test_")
 
 
+def exercise_of(item: pytest.Item) -> int | None:
+    """The exercise a check scores (docstring ``Exercise N: ...``); None for checks of the whole module."""
+    match = re.match(r"Exercise (\d+)\b", describe(item))
+    return int(match.group(1)) if match else None
+
+
 def describe(item: pytest.Item) -> str:
     """First line of the test's docstring: what a passing check means."""
     doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
@@ -104,6 +111,7 @@ class CheckResults:
                 "points": 0,
                 "max_points": points_of(item),
                 "message": "not run",
+                "exercise": exercise_of(item),
                 "_description": describe(item),
             }
 

@@ -24,6 +24,11 @@ class RestoreReport:
     restored: list[str] = field(default_factory=list)
     reinserted: list[str] = field(default_factory=list)
 
+    @property
+    def tampered(self) -> bool:
+        """True when a locked cell was edited or removed (the scorecard's tamper flag)."""
+        return bool(self.restored or self.reinserted)
+
     def messages(self) -> list[str]:
         """Human-readable lines for the scorecard."""
         lines = [f"locked cell {cell_id} was edited; the released version was used" for cell_id in self.restored]
@@ -44,7 +49,9 @@ def restore_locked(
         cell_id = cell.get("id")
         if cell_id in official_locked:
             original = official_locked[cell_id]
-            if unmarked(cell.source) != unmarked(original.source):  # a solution notebook has no markers
+            if unmarked(cell.source) != unmarked(
+                original.source
+            ):  # compared with the release; a solution has no markers
                 report.restored.append(cell_id)
             merged.cells.append(copy.deepcopy(original))
             seen.add(cell_id)
