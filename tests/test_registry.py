@@ -487,6 +487,31 @@ def test_load_by_alias_works_in_a_fresh_process(store: Tracking, logged, artifac
     np.testing.assert_allclose(plain, expected)
 
 
+def test_load_model_reads_only_the_store_it_is_given(store: Tracking, logged, splits, tmp_path: Path) -> None:
+    """No global tracking URI set (as in a grader's process): the model comes from ``store``, nothing else is touched."""
+    _, valid = splits
+    rows = valid.drop(columns="is_late").head(4)
+    expected = load_model(store, MODEL, version=logged.version).predict_proba(rows)[:, 1]
+    rows_path = tmp_path / "rows.pkl"
+    rows.to_pickle(rows_path)
+    script = textwrap.dedent(
+        f"""
+        import json, pandas as pd
+        from mlops_kit.registry import Tracking, load_model
+        rows = pd.read_pickle({str(rows_path)!r})
+        model = load_model(Tracking.reader({store.uri!r}), {MODEL!r}, version={str(logged.version)!r})
+        print(json.dumps(list(model.predict_proba(rows)[:, 1])))
+        """
+    )
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(json.loads(done.stdout.strip().splitlines()[-1]), expected)
+    assert list(cwd.iterdir()) == [], "loading created files in the working folder (a default MLflow store?)"
+
+
 def test_loading_refuses_types_outside_the_allow_list(store: Tracking, splits) -> None:
     """The types in the model file are checked against our list, not the list the model declares."""
     from sklearn.ensemble import RandomForestClassifier

@@ -155,9 +155,10 @@ def load_model(
 
     found = get_version(tracking, name, version) if version is not None else version_by_alias(tracking, name, alias)
     pinned = model_uri(name, version=found.version)  # the version resolved above, even if the alias moves now
+    # The version's artifact location, asked of *this* store: MLflow 3.17 resolves a ``models:/`` URI
+    # with the process-global registry, ignoring download_artifacts' ``registry_uri``.
+    source = tracking.client().get_model_version_download_uri(name, found.version)
     with tempfile.TemporaryDirectory(prefix="model-") as folder:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=pinned, dst_path=folder, tracking_uri=tracking.uri, registry_uri=tracking.uri
-        )
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=folder, tracking_uri=tracking.uri)
         what = f"{model_uri(name, alias=alias) if version is None else pinned} (version {found.version})"
         return load_skops_model(local, allowed_types() if allowed is None else allowed, what=what)
