@@ -64,8 +64,8 @@ def _inside(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/"))
 
 
-def _bind(root: str, path: str, writable: bool) -> None:
-    """Bind ``path`` to the same place under ``root``; read-only unless ``writable``."""
+def _bind(root: str, path: str, writable: bool, device: bool = False) -> None:
+    """Bind ``path`` to the same place under ``root``; read-only unless ``writable``; ``device`` keeps it usable."""
     target = _inside(root, path)
     if os.path.isdir(path):
         os.makedirs(target, exist_ok=True)
@@ -74,7 +74,7 @@ def _bind(root: str, path: str, writable: bool) -> None:
         if not os.path.exists(target):
             open(target, "a").close()
     _mount(path, target, None, MS_BIND | MS_REC)
-    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (0 if writable else MS_RDONLY)
+    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | (0 if device else MS_NODEV) | (0 if writable else MS_RDONLY)
     _mount(None, target, None, flags)
 
 
@@ -95,7 +95,7 @@ def _build_root(spec: dict[str, Any], root: str) -> None:
     _tmpfs(_inside(root, "/tmp"), spec["tmp_size"], "1777")
     _tmpfs(_inside(root, "/dev"), "1m")
     for name in DEVICES:
-        _bind(root, f"/dev/{name}", writable=True)
+        _bind(root, f"/dev/{name}", writable=True, device=True)  # nodev would make opening /dev/null fail
     _tmpfs(_inside(root, "/dev/shm"), spec["tmp_size"], "1777")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1")):
         os.symlink(target, _inside(root, f"/dev/{name}"))
