@@ -17,10 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlops_kit.gates import GateSpec
-from mlops_kit.gates.spec import describe_validation_error
+from mlops_kit.gates.spec import load_declared
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -95,22 +95,7 @@ def load_deploy_spec(source: str | Path | dict[str, Any] | DeploySpec) -> Deploy
     """A DeploySpec from a dict or a YAML file; DeploySpecError naming the file and field otherwise."""
     if isinstance(source, DeploySpec):
         return source
-    where = "deploy spec"
-    if not isinstance(source, dict):
-        import yaml
-
-        path = Path(source)
-        where = str(path)
-        try:
-            source = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise DeploySpecError(f"cannot read the deploy spec {path}: {error}") from error
-        if not isinstance(source, dict):
-            raise DeploySpecError(f"{path}: a deploy spec is a mapping of field → value, got {type(source).__name__}")
-    try:
-        return DeploySpec.model_validate(source)
-    except ValidationError as error:
-        raise DeploySpecError(f"{where}: {describe_validation_error(error)}") from None
+    return load_declared(DeploySpec, source, "deploy spec", DeploySpecError)
 
 
 def write_deploy_spec(spec: DeploySpec, path: str | Path) -> Path:

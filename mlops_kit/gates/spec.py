@@ -12,12 +12,14 @@ An invalid spec raises pydantic's ValidationError, which names the field (``tole
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlops_kit.registry.metrics import METRIC_DIRECTIONS
 from mlops_kit.registry.versions import LINEAGE_TAGS
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
 
 CHECK_FAMILIES: tuple[str, ...] = ("safe_format", "schema", "governance", "metric", "behaviour", "latency")
 """The gate's check families, in the order they run (the format check comes before anything is loaded)."""
@@ -94,7 +96,12 @@ class GateSpec(BaseModel):
 
 def load_gate_spec(source: str | Path | dict[str, Any]) -> GateSpec:
     """A GateSpec from a dict or a YAML/JSON file; GateSpecError naming the file and field otherwise."""
-    where = "gate spec"
+    return load_declared(GateSpec, source, "gate spec", GateSpecError)
+
+
+def load_declared(model: type[SpecT], source: str | Path | dict[str, Any], kind: str, error: type[Exception]) -> SpecT:
+    """Validate ``source`` (a dict, or a YAML/JSON file) as ``model``; ``error`` naming the file and field otherwise."""
+    where = kind
     if not isinstance(source, dict):
         import yaml
 
@@ -102,14 +109,14 @@ def load_gate_spec(source: str | Path | dict[str, Any]) -> GateSpec:
         where = str(path)
         try:
             source = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise GateSpecError(f"cannot read the gate spec {path}: {error}") from error
+        except (OSError, yaml.YAMLError) as problem:
+            raise error(f"cannot read the {kind} {path}: {problem}") from problem
         if not isinstance(source, dict):
-            raise GateSpecError(f"{path}: a gate spec is a mapping of field → value, got {type(source).__name__}")
+            raise error(f"{path}: a {kind} is a mapping of field → value, got {type(source).__name__}")
     try:
-        return GateSpec.model_validate(source)
-    except ValidationError as error:
-        raise GateSpecError(f"{where}: {describe_validation_error(error)}") from None
+        return model.model_validate(source)
+    except ValidationError as problem:
+        raise error(f"{where}: {describe_validation_error(problem)}") from None
 
 
 def describe_validation_error(error: ValidationError) -> str:
