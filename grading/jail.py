@@ -87,12 +87,14 @@ def _build_root(spec: dict[str, Any], root: str) -> None:
     """Mount at ``root`` a new root on tmpfs holding only what the command may see."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _tmpfs(root, "16m")
+    # /tmp first: a course, a venv or a sandbox that lives under /tmp (a fresh clone there, say) is bound
+    # inside this empty /tmp below, instead of being hidden by it.
+    _tmpfs(_inside(root, "/tmp"), spec["tmp_size"], "1777")
     for path in sorted(p for p in spec["read_only"] if os.path.exists(p)):
         _bind(root, path, writable=False)
     hidden = [path for path in spec["hidden"] if os.path.isdir(_inside(root, path))]
     for path in hidden:  # empty, read-only: the grader's folders under a visible tree
         _tmpfs(_inside(root, path), "1m")
-    _tmpfs(_inside(root, "/tmp"), spec["tmp_size"], "1777")
     _tmpfs(_inside(root, "/dev"), "1m")
     for name in DEVICES:
         _bind(root, f"/dev/{name}", writable=True, device=True)  # nodev would make opening /dev/null fail

@@ -115,14 +115,25 @@ def _claim_variant(artifacts: Path, variant: int) -> None:
         manifest.write_text(json.dumps(data))
 
 
-@pytest.mark.parametrize("module", MODULES)
+# Module 4's artifact tests still give 10 of 22 points to a correct variant-0 run relabelled as another variant
+# (gate verdicts, deploy order and JUnit parsing hold on every variant): issue 12, item 8, open for module 4.
+QUARTER_CASES = [
+    pytest.param(module, marks=pytest.mark.xfail(strict=True, reason="module 4 checks not yet all variant-bound"))
+    if module == module_id(4)
+    else module
+    for module in MODULES
+]
+
+
+@pytest.mark.parametrize("module", QUARTER_CASES)
 def test_artifacts_of_another_variant_score_at_most_a_quarter(
     module: str, variant0_run: Path, other_variant: Path, tmp_path: Path
 ) -> None:
     artifacts = tmp_path / "artifacts"
     shutil.copytree(variant0_run / module / "artifacts", artifacts)
     _claim_variant(artifacts, OTHER_VARIANT)
-    checks = run_artifact_checks(module, artifacts, other_variant / "data", other_variant, OTHER_VARIANT, tmp_path)
+    log = tmp_path / "checks.log"
+    checks = run_artifact_checks(module, artifacts, other_variant / "data", other_variant, OTHER_VARIANT, log)
     points = sum(check["points"] for check in checks)
     maximum = sum(check["max_points"] for check in checks)
     assert maximum > 0, checks
