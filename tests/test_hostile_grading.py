@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +136,15 @@ def escape(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     marker = f"survivor-{os.getpid()}-{tmp.name}"
     import_marker = str(tmp / "grader-imported-learner-code")
     out = tmp / "out"
+    token = f"pwned-{uuid.uuid4().hex[:12]}"  # unique per run: a file left by an earlier run cannot fail this one
     targets = [
-        str(ARTIFACT_TESTS_DIR / "pwned.py"),
-        str(REPO_ROOT / "notebooks" / "pwned.ipynb"),
+        str(ARTIFACT_TESTS_DIR / f"{token}.py"),
+        str(REPO_ROOT / "notebooks" / f"{token}.ipynb"),
         str(out / "scorecard.json"),
         str(other_learner / "work.txt"),
-        str(Path.home() / "pwned"),
-        str(tmp / "pwned"),
-        "/etc/pwned",
+        str(Path.home() / token),
+        str(tmp / token),
+        f"/etc/{token}",
     ]
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
