@@ -7,6 +7,7 @@ shape that answers hard-coded for the shipped one do not fit. Layout of one vari
     <out>/data/reference.csv, data/batches/YYYY-MM.csv, data/manifest.json
     <out>/ledger/defects.csv  (file,row,order_id,defect,column,expected_action)
     <out>/ledger/drift.csv    (month,event,columns,description)
+    <out>/ledger/scenarios.json (module 6's planted skew, module 7's canary fault: mlops_kit.scenarios)
 
 Graded variants are *secret*: the seed mixes an instructor secret into the variant label
 (``secret=...``), so knowing the label and this code is not enough to rebuild the graded data
@@ -22,6 +23,7 @@ import csv
 import hashlib
 import hmac
 import io
+import json
 import os
 import shutil
 import sys
@@ -29,6 +31,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,8 +45,9 @@ from mlops_kit.domain import (
     TIMESTAMP_FORMAT,
     raw_column,
 )
-from mlops_kit.io import atomic_write_text
+from mlops_kit.io import atomic_write_json, atomic_write_text
 from mlops_kit.manifest import ManifestError, read_manifest, verify_manifest, write_manifest
+from mlops_kit.scenarios import SCENARIO_STREAM, draw_scenarios
 
 GENERATOR_VERSION = "1"
 DATASET_NAME = "orders"
@@ -56,6 +60,8 @@ BATCH_FOLDER = "batches"
 LEDGER_FOLDER = "ledger"
 DEFECTS_FILE = "defects.csv"
 DRIFT_FILE = "drift.csv"
+SCENARIOS_FILE = "scenarios.json"
+LEDGER_FILES = (DEFECTS_FILE, DRIFT_FILE, SCENARIOS_FILE)
 DEFECT_LEDGER_COLUMNS = ("file", "row", "order_id", "defect", "column", "expected_action")
 DRIFT_LEDGER_COLUMNS = ("month", "event", "columns", "description")
 
@@ -220,6 +226,8 @@ def generate_variant(variant: int, out_dir: Path, secret: str | None = None, led
     ledger_dir = out_dir / LEDGER_FOLDER
     atomic_write_text(ledger_dir / DEFECTS_FILE, _csv_text(DEFECT_LEDGER_COLUMNS, defect_rows))
     atomic_write_text(ledger_dir / DRIFT_FILE, _csv_text(DRIFT_LEDGER_COLUMNS, _drift_rows(schedule)))
+    scenarios_rng = np.random.default_rng([*variant_seed(variant, secret), SCENARIO_STREAM])
+    atomic_write_json(ledger_dir / SCENARIOS_FILE, draw_scenarios(scenarios_rng))
     return out_dir
 
 
@@ -258,7 +266,7 @@ def is_current_variant(variant_dir: Path, variant: int) -> bool:
     """True if ``variant_dir`` holds ``variant`` from this generator version, untouched."""
     try:
         manifest = read_manifest(variant_dir / DATA_FOLDER)
-        complete = all((variant_dir / LEDGER_FOLDER / name).is_file() for name in (DEFECTS_FILE, DRIFT_FILE))
+        complete = all((variant_dir / LEDGER_FOLDER / name).is_file() for name in LEDGER_FILES)
         current = manifest.get("generator_version") == GENERATOR_VERSION and manifest.get("variant") == variant
         return complete and current and bool(verify_manifest(variant_dir / DATA_FOLDER))
     except (ManifestError, KeyError, TypeError):  # missing, stale or malformed manifest
@@ -272,6 +280,11 @@ def read_defect_ledger(variant_dir: Path) -> pd.DataFrame:
         dtype={name: str for name in DEFECT_LEDGER_COLUMNS} | {"row": int},
         keep_default_na=False,
     )
+
+
+def read_scenarios(variant_dir: Path) -> dict[str, Any]:
+    """The variant's scenarios (``skew``, ``canary_fault``; see ``mlops_kit.scenarios``)."""
+    return json.loads((Path(variant_dir) / LEDGER_FOLDER / SCENARIOS_FILE).read_text(encoding="utf-8"))
 
 
 def read_drift_ledger(variant_dir: Path) -> pd.DataFrame:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -30,6 +32,7 @@ from mlops_kit.datagen import (
 )
 from mlops_kit.domain import ID_COLUMN, RAW_COLUMNS, TIMESTAMP_COLUMN, TIMESTAMP_FORMAT, raw_column
 from mlops_kit.manifest import read_manifest, verify_manifest, write_manifest
+from mlops_kit.scenarios import CANARY_FAULTS, SCENARIO_STREAM, SKEW_KINDS, draw_scenarios
 
 pytestmark = pytest.mark.xdist_group("datasets")  # the generated variants (module fixture) are built once
 VARIANTS = (0, 7)
@@ -292,3 +295,27 @@ def test_cli_rejects_a_bad_variant(tmp_path: Path, bad: str, capsys: pytest.Capt
 def test_generate_variant_rejects_a_negative_variant(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="non-negative"):
         generate_variant(-1, tmp_path)
+
+
+# ------------------------------------------------------------------ the scenarios ledger (modules 6 and 7)
+
+
+def test_scenarios_are_drawn_per_variant_and_well_formed(variant_dirs: dict[int, Path]) -> None:
+    scenarios = {v: datagen.read_scenarios(variant_dirs[v]) for v in VARIANTS}
+    skews = {(kind.feature, kind.bug) for kind in SKEW_KINDS}
+    faults = {fault.kind for fault in CANARY_FAULTS}
+    for variant, drawn in scenarios.items():
+        assert (drawn["skew"]["feature"], drawn["skew"]["bug"]) in skews, variant
+        assert drawn["canary_fault"]["kind"] in faults, variant
+    assert scenarios[0]["skew"]["feature"] != scenarios[7]["skew"]["feature"], "variants 0 and 7 plant the same skew"
+    assert scenarios[0]["canary_fault"]["kind"] != scenarios[7]["canary_fault"]["kind"]
+
+
+def test_scenarios_change_no_data(tmp_path: Path, variant_dirs: dict[int, Path]) -> None:
+    """The scenarios come from their own random stream: the data files do not depend on them."""
+    rng = np.random.default_rng([*datagen.variant_seed(7), SCENARIO_STREAM])
+    assert datagen.read_scenarios(variant_dirs[7]) == json.loads(json.dumps(draw_scenarios(rng)))
+    reference = (variant_dirs[7] / DATA_FOLDER / REFERENCE_FILE).read_bytes()
+    rng = datagen.variant_rng(7)
+    files = datagen.draw_order_files(rng, datagen.draw_drift_schedule(rng))
+    assert datagen._csv_text(datagen.RAW_COLUMN_NAMES, datagen._rows(files[0])).encode() == reference
