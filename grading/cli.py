@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("build/run"))
     run.add_argument("--variant", type=int, default=0, help="data variant (0 = shipped data)")
     run.add_argument(
+        "--module", action="append", default=[], help="run only this module (id, number or file name); repeatable"
+    )
+    run.add_argument(
         "--timeout", type=positive_seconds, default=DEFAULT_CELL_TIMEOUT_S, help="per-cell timeout in seconds"
     )
 
@@ -106,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         from mlops_kit.datagen import ensure_variant
 
         data_dir = ensure_variant(args.variant, args.out / "variants") / "data"
-    outcomes = run_course(args.folder, args.out, data_dir, args.variant, args.timeout)
+    outcomes = run_course(args.folder, args.out, data_dir, args.variant, args.timeout, only=tuple(args.module))
     failed = [name for name, outcome in outcomes.items() if not outcome.ok]
     print(f"executed {len(outcomes)} notebooks into {args.out}; failed: {', '.join(failed) or 'none'}")
     return 1 if failed else 0

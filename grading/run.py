@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from grading.execute import ExecutionOutcome, execute_notebook
@@ -16,13 +17,19 @@ def run_course(
     variant: int = 0,
     cell_timeout: float = DEFAULT_CELL_TIMEOUT_S,
     progress_bar: bool = True,
+    only: Sequence[str] = (),
 ) -> dict[str, ExecutionOutcome]:
-    """Execute every module notebook of ``folder``; executed copies and artifacts go to ``out_dir``."""
+    """Execute every module notebook of ``folder`` (or ``only`` these, in course order).
+
+    Executed copies and artifacts go to ``out_dir``. ``only`` names modules as ``grade --module`` does.
+    """
+    from grading.grade import select_modules
     from mlops_kit.data import SHIPPED_DATA_DIR
 
-    notebooks = course_notebooks(folder)
-    if not notebooks:
+    found = course_notebooks(folder)
+    if not found:
         raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {folder}")
+    notebooks = list(select_modules({path.stem: path for path in found}, only).values())
     out_dir = out_dir.resolve()
     artifacts_dir = out_dir / "artifacts"
     data_dir = (data_dir or SHIPPED_DATA_DIR).resolve()

@@ -10,11 +10,13 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from grading_support import graded_solutions_group
 
 from grading.grade import grade_submission
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR, course_notebooks
@@ -47,10 +49,14 @@ def _edit_exercise(notebook_path: Path, cell_id: str, source: str) -> None:
     nbformat.write(notebook, notebook_path)
 
 
-@pytest.fixture(scope="module", params=[0, 7], ids=["variant0", "variant7"])
-def solutions_card(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp(f"solutions-v{request.param}")
-    return _grade(tmp, _submission(tmp, SOLUTIONS_DIR), request.param)
+@pytest.fixture(
+    params=[pytest.param(v, marks=pytest.mark.xdist_group(graded_solutions_group(v))) for v in (0, 7)],
+    ids=["variant0", "variant7"],
+)
+def solutions_card(request: pytest.FixtureRequest, graded_solutions: Callable[[int], Any]) -> dict[str, Any]:
+    graded = graded_solutions(request.param)
+    assert json.loads((graded.out_dir / "scorecard.json").read_text()) == graded.card
+    return graded.card
 
 
 def test_solutions_score_full_points(solutions_card: dict[str, Any]) -> None:
@@ -202,15 +208,22 @@ def test_gradebook_grades_a_cohort_and_rerunning_changes_nothing(tmp_path: Path)
     assert (tmp_path / "grades" / "gradebook.csv").read_text() == first
 
 
-def test_run_executes_the_course_in_order_into_a_build_folder(tmp_path: Path) -> None:
-    completed = _cli("run", str(SOLUTIONS_DIR), "--out", str(tmp_path / "run"), "--variant", "2")
+def test_run_executes_the_chosen_modules_in_course_order_into_a_build_folder(tmp_path: Path) -> None:
+    """``run --module`` executes only the modules named, in course order (every module runs in nbval)."""
+    chosen = [module_id(2), module_id(1)]
+    args = ["run", str(SOLUTIONS_DIR), "--out", str(tmp_path / "run"), "--variant", "2"]
+    completed = _cli(*args, "--module", "2", "--module", f"{module_id(1)}.ipynb")
     assert completed.returncode == 0, completed.stdout + completed.stderr
     from mlops_kit.artifacts import read_module_manifest
 
-    for notebook in course_notebooks(SOLUTIONS_DIR):
-        assert (tmp_path / "run" / notebook.name).is_file()
-        manifest = read_module_manifest(tmp_path / "run" / "artifacts", notebook.stem)
-        assert manifest["variant"] == 2 and manifest["module"] == notebook.stem
+    executed = sorted(path.stem for path in (tmp_path / "run").glob("*.ipynb"))
+    assert executed == sorted(chosen)
+    assert completed.stdout.index(f"[1/2] {module_id(1)}") < completed.stdout.index(f"[2/2] {module_id(2)}")
+    for module in chosen:
+        manifest = read_module_manifest(tmp_path / "run" / "artifacts", module)
+        assert manifest["variant"] == 2 and manifest["module"] == module
+    refused = _cli("run", str(SOLUTIONS_DIR), "--out", str(tmp_path / "none"), "--module", "99")
+    assert refused.returncode != 0 and "99" in refused.stderr and not (tmp_path / "none").exists()
 
 
 def test_release_check_reports_fresh_notebooks() -> None:

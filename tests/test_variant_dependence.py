@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from grading_support import graded_solutions_group
 
 from grading.checks import run_artifact_checks
 from grading.grade import grade_submission
@@ -88,18 +90,13 @@ def test_module3_lineage_and_bar_hard_coded_for_the_shipped_data_lose_points(tmp
     assert {"versions_carry_lineage", "model_cards_state_lineage_and_metrics", "policy_as_declared"} <= lost, lost
 
 
-@pytest.fixture(scope="module")
-def variant0_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def variant0_run(graded_solutions: Callable[[int], Any]) -> Path:
     """The reference solutions graded on variant 0: full points, artifacts left in the sandboxes."""
-    tmp = tmp_path_factory.mktemp("variant0")
-    submission = tmp / "submission"
-    submission.mkdir()
-    for notebook in course_notebooks(SOLUTIONS_DIR):
-        shutil.copy(notebook, submission / notebook.name)
-    card = grade_submission(submission, 0, tmp / "out").card
-    for module, entry in card["modules"].items():
+    graded = graded_solutions(0)
+    for module, entry in graded.card["modules"].items():
         assert entry["points"] == entry["max_points"] > 0, (module, entry["checks"])
-    return tmp / "out" / "sandbox"
+    return graded.sandbox
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +122,7 @@ QUARTER_CASES = [
 ]
 
 
+@pytest.mark.xdist_group(graded_solutions_group(0))
 @pytest.mark.parametrize("module", QUARTER_CASES)
 def test_artifacts_of_another_variant_score_at_most_a_quarter(
     module: str, variant0_run: Path, other_variant: Path, tmp_path: Path

@@ -1,0 +1,5 @@
+"""Session fixtures shared across test files (see grading_support.py)."""
+
+from grading_support import graded_solutions
+
+__all__ = ["graded_solutions"]

@@ -1,0 +1,58 @@
+"""Fixtures shared by the slow grading tests: the reference solutions graded once per variant per session.
+
+Grading the whole course takes minutes, so the tests that need the solutions graded on a variant
+(full points on variants 0 and 7; variant 0's artifacts relabelled as another variant) share one grade.
+A test that uses variant ``v`` is marked ``xdist_group(graded_solutions_group(v))``, so one worker holds that
+grade and the two variants are graded on different workers at the same time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grading.grade import grade_submission
+from grading.paths import SOLUTIONS_DIR, course_notebooks
+
+
+def graded_solutions_group(variant: int) -> str:
+    """The xdist group of the tests that share the solutions graded on ``variant``."""
+    return f"graded-solutions-v{variant}"
+
+
+@dataclass(frozen=True)
+class GradedSolutions:
+    """The course's solutions graded on one variant: the scorecard and the grader's output folder."""
+
+    variant: int
+    card: dict[str, Any]
+    out_dir: Path
+
+    @property
+    def sandbox(self) -> Path:
+        """Per-module sandboxes, with the artifacts each notebook left."""
+        return self.out_dir / "sandbox"
+
+
+@pytest.fixture(scope="session")
+def graded_solutions(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], GradedSolutions]:
+    """``graded_solutions(variant)``: the solutions graded on ``variant``, once per session."""
+    cache: dict[int, GradedSolutions] = {}
+
+    def grade(variant: int) -> GradedSolutions:
+        if variant not in cache:
+            tmp = tmp_path_factory.mktemp(f"graded-solutions-v{variant}")
+            submission = tmp / "submission"
+            submission.mkdir()
+            for notebook in course_notebooks(SOLUTIONS_DIR):
+                shutil.copy(notebook, submission / notebook.name)
+            result = grade_submission(submission, variant, tmp / "out")
+            cache[variant] = GradedSolutions(variant, result.card, tmp / "out")
+        return cache[variant]
+
+    return grade
