@@ -112,14 +112,7 @@ def _claim_variant(artifacts: Path, variant: int) -> None:
         manifest.write_text(json.dumps(data))
 
 
-# Module 4's artifact tests still give 10 of 22 points to a correct variant-0 run relabelled as another variant
-# (gate verdicts, deploy order and JUnit parsing hold on every variant): issue 12, item 8, open for module 4.
-QUARTER_CASES = [
-    pytest.param(module, marks=pytest.mark.xfail(strict=True, reason="module 4 checks not yet all variant-bound"))
-    if module == module_id(4)
-    else module
-    for module in MODULES
-]
+QUARTER_CASES = MODULES
 
 
 @pytest.mark.xdist_group(graded_solutions_group(0))

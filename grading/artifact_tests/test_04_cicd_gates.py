@@ -11,6 +11,7 @@ decision files) is a precondition of every check, not a source of points.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -75,8 +76,10 @@ class Module4:
 
 
 @pytest.fixture(scope="session")
-def m4(artifacts_dir: Path, variant: int) -> Module4:
+def m4(artifacts_dir: Path, variant: int, batch: pd.DataFrame) -> Module4:
     manifest = require_manifest(artifacts_dir, MODULE, variant, REQUIRED_FILES)
+    for name in ("gate_good.json", "gate_bad.json"):
+        require_judged_on(batch, artifacts_dir / MODULE / name)
     database = artifacts_dir / "mlflow.db"
     if not database.is_file():
         fail("no MLflow database at ARTIFACTS_DIR/mlflow.db")
@@ -99,6 +102,25 @@ def batch(data_dir: Path) -> pd.DataFrame:
     month = list_batches(data_dir)[-1]
     _, cutoff = file_period(data_dir, month)
     return validate(load_orders(data_dir, month), reference_rules(cutoff), source=month).clean
+
+
+def ids_digest(rows: pd.DataFrame) -> str:
+    """Short sha256 of the sorted order ids, one per line: which orders a gate judged."""
+    return hashlib.sha256("\n".join(sorted(rows["order_id"].astype(str))).encode()).hexdigest()[:16]
+
+
+def require_judged_on(batch: pd.DataFrame, decision_path: Path) -> None:
+    """Precondition: the gate judged this variant's evaluation batch (its order ids), not another data set."""
+    try:
+        evaluation = json.loads(decision_path.read_text(encoding="utf-8")).get("evaluation") or {}
+    except (OSError, json.JSONDecodeError, AttributeError) as error:
+        fail(f"{MODULE}/{decision_path.name} cannot be read: {error}")
+    judged, expected = evaluation.get("ids_sha_head"), ids_digest(batch)
+    if judged != expected:
+        fail(
+            f"{MODULE}/{decision_path.name}: the gate judged orders whose ids digest to {judged!r}, not this variant's "
+            f"evaluation batch ({len(batch)} orders, digest {expected!r}): run the notebook on the graded data"
+        )
 
 
 def p_late(model: Any, rows: pd.DataFrame) -> np.ndarray:
