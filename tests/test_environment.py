@@ -71,3 +71,16 @@ def test_nothing_installed_beyond_the_lock() -> None:
     installed = {_normal(dist.metadata["Name"]) for dist in metadata.distributions()}
     extra = installed - set(_lock_pins()) - NOT_IN_LOCK
     assert not extra, f"installed but not in requirements.lock: {sorted(extra)}; remove .venv and run `make env`"
+
+
+def test_installed_packages_carry_their_bytecode() -> None:
+    """Set-up compiles the environment's bytecode, so no process compiles mlflow or pandas on import."""
+    import importlib.util
+
+    missing = []
+    for name in ("mlflow", "sklearn", "pandas", "skops", "evidently", "fastapi"):
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, name
+        if not Path(importlib.util.cache_from_source(spec.origin)).is_file():
+            missing.append(name)
+    assert not missing, f"no .pyc for {missing}: make env must install with uv pip sync --compile-bytecode"
