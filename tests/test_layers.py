@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mlops_kit.registry.audit",
         "mlops_kit.registry.environment",
     ),
+    ("mlops_kit.registry.store_template",),
     ("mlops_kit.registry.policy", "mlops_kit.registry.candidates", "mlops_kit.registry.tracking"),
     ("mlops_kit.registry.trust",),
     ("mlops_kit.registry.versions",),

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops_kit.registry.errors import RegistryError
+from mlops_kit.registry.store_template import keep_as_template, seed_new_store
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 DATABASE_NAME = "mlflow.db"
 ARTIFACT_ROOT_NAME = "mlruns"
 DEFAULT_EXPERIMENT = "late-delivery"
@@ -55,8 +57,16 @@ class Tracking:
         """Point MLflow's fluent API (``start_run``, ``log_model``) at this store."""
         import mlflow
 
+        # MLflow also exports both URIs as environment variables; the user's values are put back, or a
+        # later connect() to another artifacts folder in this process would be sent to this store instead.
+        exported = {name: os.environ.get(name) for name in (TRACKING_URI_ENV, REGISTRY_URI_ENV)}
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
+        for name, value in exported.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def connect(
@@ -75,9 +85,15 @@ def connect(
 
     uri = uri or tracking_uri(artifacts_dir)
     embedded = uri == default_tracking_uri(artifacts_dir)
+    database = Path(artifacts_dir).resolve() / DATABASE_NAME
+    built_from_nothing = False
     if embedded:
         Path(artifacts_dir).mkdir(parents=True, exist_ok=True)
+        built_from_nothing = not database.exists() and not seed_new_store(database)
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if built_from_nothing:
+        client.search_experiments(max_results=1)  # MLflow migrates the new store now
+        keep_as_template(database)
     try:
         found = client.get_experiment_by_name(experiment)
         if found is None:
