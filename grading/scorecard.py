@@ -125,9 +125,43 @@ def render_html(card: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def gradescope_results(card: dict[str, Any]) -> dict[str, Any]:
+    """The scorecard in Gradescope's autograder format (``results.json``): one test per scored check.
+
+    Notes and flags go into each module's first test output; nothing here holds more than the
+    scorecard already tells the learner.
+    """
+    tests = []
+    for module, entry in card["modules"].items():
+        preface = "\n".join([*entry.get("notes", []), *(f"flag: {flag}" for flag in entry.get("flags", []))])
+        execution = entry.get("execution") or {}
+        for position, check in enumerate(entry["checks"]):
+            output = str(check["message"])
+            if position == 0:
+                status = f"notebook: {execution.get('status', 'not run')}: {execution.get('message', '')}"
+                output = "\n".join(part for part in (status, preface, output) if part)
+            tests.append(
+                {
+                    "name": f"{module}: {check['name']}",
+                    "score": check["points"],
+                    "max_score": check["max_points"],
+                    "status": "passed" if check["passed"] else "failed",
+                    "output": output,
+                    "visibility": "visible",
+                }
+            )
+    return {
+        "score": card["points"],
+        "tests": tests,
+        "output": f"{card['points']} / {card['max_points']} points on data variant {card.get('variant')}",
+        "stdout_visibility": "hidden",
+    }
+
+
 def write_scorecard(card: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``scorecard.json``, ``scorecard.md`` and ``scorecard.html`` atomically into ``out_dir``."""
+    """Write ``scorecard.json``, ``.md``, ``.html`` and Gradescope's ``results.json`` atomically into ``out_dir``."""
     json_path = atomic_write_json(out_dir / "scorecard.json", card)
     markdown_path = atomic_write_text(out_dir / "scorecard.md", render_markdown(card))
     atomic_write_text(out_dir / "scorecard.html", render_html(card))
+    atomic_write_json(out_dir / "results.json", gradescope_results(card))
     return json_path, markdown_path

@@ -36,3 +36,19 @@ def test_isolation_is_partial_when_any_module_ran_without_namespaces_or_own_user
     weak = {"namespaces": "none (unavailable: not root)", "user": "same user as the grader"}
     level = isolation_level(_card(isolation=weak)["modules"])
     assert level.startswith("partial") and "not root" in level and "no separate user" in level
+
+
+def test_gradescope_results_carry_every_check_and_the_same_total(tmp_path: Path) -> None:
+    card = _card(message="3 rows left in quarantine")
+    write_scorecard(card, tmp_path)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["score"] == card["points"] == sum(test["score"] for test in results["tests"])
+    assert sum(test["max_score"] for test in results["tests"]) == card["max_points"]
+    by_name = {test["name"]: test for test in results["tests"]}
+    assert set(by_name) == {f"{module_id(1)}: a", f"{module_id(1)}: b"}
+    assert by_name[f"{module_id(1)}: b"]["status"] == "failed" and by_name[f"{module_id(1)}: b"]["score"] == 0
+    assert "3 rows left in quarantine" in by_name[f"{module_id(1)}: b"]["output"]
+    assert (
+        "a flag" in by_name[f"{module_id(1)}: a"]["output"]
+        and "notebook: ok" in by_name[f"{module_id(1)}: a"]["output"]
+    )
