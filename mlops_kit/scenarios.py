@@ -45,6 +45,8 @@ SKEW_KINDS: tuple[SkewKind, ...] = (
 TIMEZONE_OFFSETS_H = (-3, -2, 1, 2, 3)
 UNIT_FACTORS = {"distance_km": 0.621371, "prep_time_min": 60.0}
 """What the skewed service multiplies the feature by (km -> miles, minutes -> seconds)."""
+CATEGORY_REMAPS: dict[str, dict[str, str]] = {"weather": {"storm": "clear"}, "vehicle": {"scooter": "bike"}}
+"""What the skewed service maps a category to (its default for an unknown weather, its stale vehicle encoding)."""
 
 
 @dataclass(frozen=True)
