@@ -51,4 +51,4 @@ def start_services(
         for service in started.values():
             service.stop()
         raise errors[0]
-    return started
+    return {label: started[label] for label in configs}

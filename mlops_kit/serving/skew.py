@@ -3,19 +3,21 @@
 The course plants the classic bugs on purpose, so the consistency check has something real to
 catch. ``SkewSpec.from_scenario(read_scenarios(variant_dir)["skew"])`` turns the variant's ledger
 entry into the serving-side declaration; ``skew_features`` applies it to the feature vectors
-the service computed with module 2's shared transformation. Off by default: a service without
+the service computed with module 2's shared transformation. ``planted_skew(data_dir)`` reads the
+skew the generator shipped with the variant's data (the notebook never sees the ledger). Off by default: a service without
 ``ServiceConfig.skew`` computes exactly what training computed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlops_kit.scenarios import CATEGORY_REMAPS, SKEW_KINDS
+from mlops_kit.scenarios import CATEGORY_REMAPS, SKEW_FIXTURE, SKEW_KINDS, decode_skew
 
 SkewBug = Literal["unit", "timezone", "category_default", "stale_encoding"]
 
@@ -74,3 +76,14 @@ def skew_features(features: pd.DataFrame, skew: SkewSpec) -> pd.DataFrame:
     else:
         skewed = values.map(lambda value: skew.remap.get(value, value)).astype(values.dtype)
     return features.assign(**{skew.feature: skewed.astype(values.dtype)})
+
+
+def planted_skew(data_dir: str | Path) -> SkewSpec:
+    """The skew planted for this data variant (the generator's fixture next to the orders)."""
+    path = Path(data_dir) / SKEW_FIXTURE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: regenerate the variant's data (python -m mlops_kit.datagen)")
+    try:
+        return SkewSpec.from_scenario(decode_skew(path.read_text(encoding="ascii")))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
