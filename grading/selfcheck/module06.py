@@ -24,8 +24,13 @@ def exercise_1(same_value: Callable[..., Any]) -> str:
     if probe is None:
         raise NotDone("same_value returns None; return one True/False per row")
     cases = [
-        ("float", float_tolerance, [10.0, 10.0, 1e6, 1e6, np.nan, np.nan, 0.0], [10.0000005, 10.0001, 1e6 + 0.5, 1e6 + 3, np.nan, 1.0, 0.0],
-         [True, False, True, False, True, False, True]),
+        (
+            "float",
+            float_tolerance,
+            [10.0, 10.0, 1e6, 1e6, np.nan, np.nan, 0.0],
+            [10.0000005, 10.0001, 1e6 + 0.5, 1e6 + 3, np.nan, 1.0, 0.0],
+            [True, False, True, False, True, False, True],
+        ),
         ("int", exact, [3, 4, 23], [3, 5, 23], [True, False, True]),
         ("bool", exact, [True, False], [True, True], [True, False]),
         ("category", exact, ["rain", "storm", "bike"], ["rain", "Storm", "bike"], [True, False, True]),
