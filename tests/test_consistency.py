@@ -296,3 +296,22 @@ def test_a_skew_spec_needs_its_parameter_and_a_known_scenario() -> None:
         SkewSpec(feature="hour", bug="timezone", offset_hours=24)
     with pytest.raises(ValueError, match="none of mlops_kit.scenarios.SKEW_KINDS"):
         SkewSpec.from_scenario({"feature": "basket_size", "bug": "unit", "factor": 2})
+
+
+def test_the_shipped_skew_fixture_is_the_ledgers_skew(tmp_path) -> None:
+    from mlops_kit.data import SHIPPED_DATA_DIR
+    from mlops_kit.datagen import read_scenarios
+    from mlops_kit.scenarios import SKEW_FIXTURE, decode_skew, encode_skew
+    from mlops_kit.serving.skew import planted_skew
+
+    ledger = read_scenarios(SHIPPED_DATA_DIR.parent)["skew"]
+    assert planted_skew(SHIPPED_DATA_DIR) == SkewSpec.from_scenario(ledger)
+    assert "description" not in decode_skew((SHIPPED_DATA_DIR / SKEW_FIXTURE).read_text())
+    for kind in SKEW_KINDS:
+        assert SkewSpec.from_scenario(decode_skew(encode_skew(scenario(kind)))) == SkewSpec.from_scenario(scenario(kind))
+    (tmp_path / SKEW_FIXTURE).parent.mkdir(parents=True)
+    (tmp_path / SKEW_FIXTURE).write_text("not base64 json")
+    with pytest.raises(ValueError, match="planted_skew.token: not a planted-skew fixture"):
+        planted_skew(tmp_path)
+    with pytest.raises(FileNotFoundError, match="regenerate the variant's data"):
+        planted_skew(tmp_path / "nowhere")

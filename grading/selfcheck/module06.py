@@ -134,7 +134,9 @@ def exercise_4(find_split_leaks: Callable[..., Any], train: pd.DataFrame, valid:
     )
     mixed = pd.concat([train.tail(30), valid.head(30)])
     leaky_train = pd.concat([train.head(50), mixed.iloc[::2]])
-    leaky_valid = pd.concat([mixed.iloc[1::2], train.head(5)])
+    newest = leaky_train.loc[[leaky_train["created_at"].idxmax()]]
+    tie = newest.assign(order_id=newest["order_id"].astype(str) + "-same-instant")
+    leaky_valid = pd.concat([mixed.iloc[1::2], train.head(5), tie])
     shared, older = _expected_leaks(leaky_train, leaky_valid)
     found = find_split_leaks(leaky_train, leaky_valid, "order_id", "created_at")
     assert sorted(found["shared_ids"]) == shared, f"shared ids: expected {len(shared)}, got {len(found['shared_ids'])}"
