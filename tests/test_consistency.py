@@ -308,7 +308,9 @@ def test_the_shipped_skew_fixture_is_the_ledgers_skew(tmp_path) -> None:
     assert planted_skew(SHIPPED_DATA_DIR) == SkewSpec.from_scenario(ledger)
     assert "description" not in decode_skew((SHIPPED_DATA_DIR / SKEW_FIXTURE).read_text())
     for kind in SKEW_KINDS:
-        assert SkewSpec.from_scenario(decode_skew(encode_skew(scenario(kind)))) == SkewSpec.from_scenario(scenario(kind))
+        assert SkewSpec.from_scenario(decode_skew(encode_skew(scenario(kind)))) == SkewSpec.from_scenario(
+            scenario(kind)
+        )
     (tmp_path / SKEW_FIXTURE).parent.mkdir(parents=True)
     (tmp_path / SKEW_FIXTURE).write_text("not base64 json")
     with pytest.raises(ValueError, match="planted_skew.token: not a planted-skew fixture"):
