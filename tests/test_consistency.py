@@ -286,6 +286,8 @@ def test_every_planted_skew_is_caught_on_its_feature_only(kind) -> None:
     check = feature_parity(training, serving, "order_id", dtypes)
     assert check.details["failing"] == [kind.feature]
     assert check.details["features"][kind.feature]["mismatch"] == expected_mismatches(raw, kind) > 0
+    distances = {name: next(iter(stats["distribution"].values())) for name, stats in check.details["features"].items()}
+    assert distances[kind.feature] > 0.01 and all(distances[name] == 0 for name in distances if name != kind.feature)
     assert kind.feature in check.message
 
 

@@ -28,7 +28,13 @@ from mlops_kit.consistency.check import (
 from mlops_kit.consistency.environment import PACKAGES_THAT_MATTER, environment_parity
 from mlops_kit.consistency.leakage import LEAK_AUC, label_leaks, leakage_check, split_checks, split_violations
 from mlops_kit.consistency.live import CHUNK_ROWS, ServiceCallError, Side, offline_side, service_json, serving_side
-from mlops_kit.consistency.parity import PROBABILITY_TOLERANCE, ParityError, feature_parity, prediction_parity
+from mlops_kit.consistency.parity import (
+    PROBABILITY_TOLERANCE,
+    ParityError,
+    distribution_skew,
+    feature_parity,
+    prediction_parity,
+)
 from mlops_kit.consistency.report import Check, ConsistencyReport, report_html
 from mlops_kit.consistency.schema import (
     compare_schemas,
@@ -56,6 +62,7 @@ __all__ = [
     "compare_sides",
     "consistency_report",
     "dictionary_columns",
+    "distribution_skew",
     "environment_check",
     "environment_parity",
     "feature_parity",

@@ -4,7 +4,7 @@
 the way TFDV's feature-skew detector does, and counts per feature ``match``, ``mismatch``,
 ``training_only`` (a value only training has: the row or the value is missing on the serving side)
 and ``serving_only``, with a float tolerance declared per dtype and example rows for every
-mismatch. A key that appears twice on one side is an error (ParityError), never a silent merge.
+mismatch, plus the distribution skew of each feature (L∞ for categories, Jensen–Shannon for numbers). A key that appears twice on one side is an error (ParityError), never a silent merge.
 ``prediction_parity`` compares the late probabilities and the decisions.
 """
 
@@ -55,6 +55,31 @@ def _native(value: Any) -> Any:
     return value
 
 
+def distribution_skew(training: pd.Series, serving: pd.Series, dtype: str, bins: int = 20) -> dict[str, float]:
+    """TFDV's distribution skew of one feature: L∞ distance of value frequencies for categories and flags,
+    Jensen–Shannon distance (base 2, on a shared histogram) for numbers; 0 when the two agree."""
+    left, right = training.dropna(), serving.dropna()
+    if not len(left) or not len(right):
+        return {}
+    if dtype in ("float", "int"):
+        low = float(min(left.min(), right.min()))
+        high = float(max(left.max(), right.max()))
+        edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+        p = np.histogram(left.to_numpy(dtype=float), edges)[0] / len(left)
+        q = np.histogram(right.to_numpy(dtype=float), edges)[0] / len(right)
+        m = (p + q) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl_p = np.nansum(np.where(p > 0, p * np.log2(p / m), 0.0))
+            kl_q = np.nansum(np.where(q > 0, q * np.log2(q / m), 0.0))
+        return {"jensen_shannon": round(float(np.sqrt(max(0.0, (kl_p + kl_q) / 2))), 6)}
+    p = left.astype(str).value_counts(normalize=True)
+    q = right.astype(str).value_counts(normalize=True)
+    values = p.index.union(q.index)
+    return {
+        "l_infinity": round(float((p.reindex(values, fill_value=0) - q.reindex(values, fill_value=0)).abs().max()), 6)
+    }
+
+
 def feature_parity(
     training: pd.DataFrame,
     serving: pd.DataFrame,
@@ -101,6 +126,7 @@ def feature_parity(
             "mismatch": int(mismatched.sum()),
             "training_only": int((has_left & ~has_right).sum()),
             "serving_only": int((~has_left & has_right).sum()),
+            "distribution": distribution_skew(left[both], right[both], dtype),
         }
         rows = np.flatnonzero(mismatched)[:max_examples]
         stats["examples"] = [

@@ -107,7 +107,10 @@ def _details_html(check: dict[str, Any]) -> str:
         counts = ", ".join(
             f"{kind} {stats.get(kind, 0)}" for kind in ("match", "mismatch", "training_only", "serving_only")
         )
-        parts.append(f"<p><b>{html.escape(feature)}</b>: {html.escape(counts)}</p>")
+        spread = ", ".join(f"{name} {value}" for name, value in (stats.get("distribution") or {}).items())
+        parts.append(
+            f"<p><b>{html.escape(feature)}</b>: {html.escape(counts)}; distribution skew: {html.escape(spread)}</p>"
+        )
         parts.append(_examples_table(stats.get("examples", [])))
     if "examples" in details and isinstance(details["examples"], list):
         parts.append(_examples_table(details["examples"]))
