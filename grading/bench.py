@@ -38,8 +38,10 @@ HEAVY_IMPORTS = (
     "mlops_kit",
     "mlops_kit.validation",
 )
-TARGET_SECONDS = dict(zip(MODULE_IDS, (10.0, 15.0, 15.0, 15.0), strict=True))
+TARGET_SECONDS = dict(zip(MODULE_IDS, (10.0, 15.0, 15.0, 15.0, 15.0), strict=True))
 VALIDATION_TARGET_SECONDS = 1.5
+PARITY_TARGET_SECONDS = 2.0
+"""Module 6's feature and prediction parity over the shipped reference period, HTTP excluded."""
 """Module 1's validate on the shipped reference period (about 9,000 rows): about 0.2 s on 2 cores."""
 
 
@@ -137,6 +139,35 @@ def validation_runs(runs: int) -> dict[str, Any]:
     return {"rows": len(raw), **timed_runs(lambda: validate(raw, rules), runs)}
 
 
+def parity_runs(runs: int) -> dict[str, Any]:
+    """Feature and prediction parity of the shipped reference period (both sides computed once, outside the timing)."""
+    import numpy as np
+
+    from mlops_kit.consistency import feature_parity, prediction_parity
+    from mlops_kit.data import SHIPPED_DATA_DIR, file_period, load_orders
+    from mlops_kit.features import compute_features, load_feature_dictionary
+    from mlops_kit.serving.skew import planted_skew, skew_features
+    from mlops_kit.validation import reference_rules, validate
+
+    dictionary = load_feature_dictionary()
+    rules = reference_rules(file_period(SHIPPED_DATA_DIR, "reference")[1])
+    orders = validate(load_orders(SHIPPED_DATA_DIR, "reference"), rules).clean.reset_index(drop=True)
+    key, probability = dictionary.key.name, dictionary.prediction.name
+    computed = compute_features(orders, dictionary)
+    training = computed.assign(**{key: orders[key].to_numpy()})
+    serving = skew_features(computed, planted_skew(SHIPPED_DATA_DIR)).assign(**{key: orders[key].to_numpy()})
+    dtypes = {feature.name: feature.dtype for feature in dictionary.features}
+    scores = np.random.default_rng(0).random(len(orders))
+    offline = training[[key]].assign(**{probability: scores})
+    online = training[[key]].assign(**{probability: scores + 1e-9})
+
+    def both() -> None:
+        feature_parity(training, serving, key, dtypes)
+        prediction_parity(offline, online, key, probability, 0.5)
+
+    return {"rows": len(orders), **timed_runs(both, runs)}
+
+
 def benchmark(runs: int) -> dict[str, Any]:
     """Every measurement, as a JSON-ready dict."""
     from grading.execute import use_course_kernel
@@ -155,6 +186,7 @@ def benchmark(runs: int) -> dict[str, Any]:
         },
         "kernel_startup": timed_runs(kernel_startup, runs),
         "validation_reference": validation_runs(runs),
+        "parity_reference": parity_runs(runs),
         "notebooks": {},
         "grading": {},
     }
@@ -178,6 +210,12 @@ def benchmark(runs: int) -> dict[str, Any]:
         "target": VALIDATION_TARGET_SECONDS,
         "median": validation,
         "met": validation < VALIDATION_TARGET_SECONDS,
+    }
+    parity = result["parity_reference"]["median_s"]
+    result["targets_s"]["parity_reference"] = {
+        "target": PARITY_TARGET_SECONDS,
+        "median": parity,
+        "met": parity < PARITY_TARGET_SECONDS,
     }
     result["peak_rss_mb"] = {
         "grader_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

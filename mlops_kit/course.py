@@ -13,6 +13,7 @@ MODULE_IDS: tuple[str, ...] = (
     "02_feature_pipeline",
     "03_model_registry",
     "04_cicd_gates",
+    "06_consistency",
 )
 """Module ids in course order: each is its notebook's stem and its artifacts folder's name."""
 
@@ -31,7 +32,9 @@ IMPUTABLE_COLUMNS: tuple[str, ...] = ("prep_time_min", "weather")
 
 
 def module_id(number: int) -> str:
-    """The id of module ``number`` (1-based); ValueError naming the known modules otherwise."""
-    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= len(MODULE_IDS):
+    """The id of module ``number`` (its two-digit prefix); ValueError naming the known modules otherwise."""
+    valid = isinstance(number, int) and not isinstance(number, bool)
+    found = [name for name in MODULE_IDS if valid and int(name[:2]) == number]
+    if not found:
         raise ValueError(f"no module {number!r}; the course has modules {', '.join(MODULE_IDS)}")
-    return MODULE_IDS[number - 1]
+    return found[0]

@@ -9,6 +9,8 @@ truth from there, and an answer written for one variant does not fit another. Th
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,6 +47,34 @@ SKEW_KINDS: tuple[SkewKind, ...] = (
 TIMEZONE_OFFSETS_H = (-3, -2, 1, 2, 3)
 UNIT_FACTORS = {"distance_km": 0.621371, "prep_time_min": 60.0}
 """What the skewed service multiplies the feature by (km -> miles, minutes -> seconds)."""
+CATEGORY_REMAPS: dict[str, dict[str, str]] = {"weather": {"storm": "clear"}, "vehicle": {"scooter": "bike"}}
+"""What the skewed service maps a category to (its default for an unknown weather, its stale vehicle encoding)."""
+
+
+SKEW_FIXTURE = "services/planted_skew.token"
+"""Where, relative to a variant's data folder, the skewed service's declaration is shipped.
+
+The graded notebook never sees the ledger, yet module 6 must start the variant's skewed service:
+the generator writes the skew there, encoded (base64 JSON, without the description) so that it is
+not read by accident; the service decodes it. Decoding it is reading the answer, not finding it.
+"""
+
+
+def encode_skew(skew: dict[str, Any]) -> str:
+    """The skew fixture's text: the ledger entry without its description, as base64 JSON."""
+    entry = {key: value for key, value in sorted(skew.items()) if key != "description"}
+    return base64.urlsafe_b64encode(json.dumps(entry, sort_keys=True).encode("utf-8")).decode("ascii") + "\n"
+
+
+def decode_skew(text: str) -> dict[str, Any]:
+    """The skew entry of a fixture written by ``encode_skew``; ValueError when it is not one."""
+    try:
+        entry = json.loads(base64.urlsafe_b64decode(text.strip().encode("ascii")))
+    except (ValueError, UnicodeError) as error:
+        raise ValueError(f"not a planted-skew fixture: {error}") from None
+    if not isinstance(entry, dict) or "feature" not in entry or "bug" not in entry:
+        raise ValueError("not a planted-skew fixture: it names no feature and bug")
+    return entry
 
 
 @dataclass(frozen=True)

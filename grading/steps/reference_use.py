@@ -49,6 +49,12 @@ REFERENCE_SOLUTIONS: dict[str, tuple[str, ...]] = {
     ),
     module_id(3): ("mlops_kit.registry.reference",),
     module_id(4): ("mlops_kit.gates.reference",),
+    module_id(6): (
+        "mlops_kit.consistency.tolerance.values_match",
+        "mlops_kit.consistency.schema.compare_schemas",
+        "mlops_kit.consistency.leakage.split_violations",
+        "mlops_kit.consistency.reference",
+    ),
 }
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "get_ipython"}
 EXERCISE_ID = re.compile(r"-ex(\d+)$")

@@ -176,6 +176,7 @@ def deploy(
             log_path=log_path,
             threshold=spec.threshold,
             unknown_category=spec.unknown_category,
+            debug_features=spec.debug_features,
         )
 
     def start() -> dict[str, Any]:

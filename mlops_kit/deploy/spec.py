@@ -37,6 +37,7 @@ class DeploySpec(BaseModel):
     - ``health_timeout_s``: how long the service may take to answer ``/ready``;
     - ``smoke_size``: orders from the held-out batch sent one per request, each answer checked;
     - ``threshold``, ``unknown_category``: the service's decision threshold and unseen-category policy;
+    - ``debug_features``: ``POST /features`` shows the computed feature vectors (module 6; off in production);
     - ``gate``: the gate's thresholds (``mlops_kit.gates.GateSpec``), run before anything starts;
     - ``reason``: why, recorded in the audit trail with the promotion.
     """
@@ -54,6 +55,7 @@ class DeploySpec(BaseModel):
     smoke_size: int = Field(20, ge=1, le=1000)
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     unknown_category: Literal["flag", "reject"] = "flag"
+    debug_features: bool = False
     gate: GateSpec = Field(default_factory=GateSpec)
     reason: str = "gate passed, service ready and smoke-tested"
 

@@ -28,13 +28,14 @@ from pydantic import ValidationError
 
 from mlops_kit.serving.batcher import MicroBatcher
 from mlops_kit.serving.config import ServiceConfig
+from mlops_kit.serving.features_debug import FeatureTap, add_features_endpoint
 from mlops_kit.serving.metrics import CONTENT_TYPE, ServiceMetrics
 from mlops_kit.serving.model import ServedModel, load_served_model, process_facts
 from mlops_kit.serving.schemas import orders_adapter, request_schema, response_model
 
 REQUEST_ID_HEADER = "X-Request-ID"
 MODEL_VERSION_HEADER = "X-Model-Version"
-ENDPOINTS = ("/predict", "/health", "/ready", "/metadata", "/metrics", "/docs", "/openapi.json")
+ENDPOINTS = ("/predict", "/health", "/ready", "/metadata", "/metrics", "/docs", "/openapi.json", "/features")
 
 
 class BodyTooLarge(Exception):
@@ -133,6 +134,8 @@ def _summary(errors: list[dict[str, Any]]) -> str:
 def create_app(config: ServiceConfig, served: ServedModel | None = None) -> FastAPI:
     """The service for ``config``; loads (and warms up) the pinned model unless ``served`` is given."""
     served = served or load_served_model(config)
+    if config.skew is not None or config.debug_features:
+        served.model = FeatureTap(served.model, config.skew)  # module 6: features as served, a planted skew
     dictionary = served.dictionary
     adapter = orders_adapter(dictionary)
     names = served.input_names
@@ -170,6 +173,21 @@ def create_app(config: ServiceConfig, served: ServedModel | None = None) -> Fast
             return _problem(request_id, 400, "empty request body: send one order (a JSON object) or a list of orders")
         return _problem(request_id, 422, f"invalid request: {error.errors()}")
 
+    def parse_orders(request_id: str, payload: Any) -> list[Any] | Response:
+        """The validated orders of a body (one order or a list), or the 4xx answer saying what is wrong."""
+        rows = [payload] if isinstance(payload, dict) else payload
+        if not isinstance(rows, list):
+            return _problem(request_id, 422, "the body must be one order (a JSON object) or a list of orders")
+        if not rows:
+            return _problem(request_id, 422, "empty list of orders: send at least one order")
+        if len(rows) > config.max_rows:
+            return _problem(request_id, 413, f"{len(rows)} orders in one request, the limit is {config.max_rows}")
+        try:
+            return adapter.validate_python(rows)
+        except ValidationError as error:
+            errors = validation_errors(error)
+            return _problem(request_id, 422, _summary(errors), errors)
+
     @app.post(
         "/predict",
         response_model=response_model(dictionary),
@@ -180,18 +198,9 @@ def create_app(config: ServiceConfig, served: ServedModel | None = None) -> Fast
     def predict(request: Request, payload: Annotated[Any, Body()]) -> Response:
         """Late probability and decision for one order or a list of orders."""
         request_id = request.state.request_id
-        rows = [payload] if isinstance(payload, dict) else payload
-        if not isinstance(rows, list):
-            return _problem(request_id, 422, "the body must be one order (a JSON object) or a list of orders")
-        if not rows:
-            return _problem(request_id, 422, "empty list of orders: send at least one order")
-        if len(rows) > config.max_rows:
-            return _problem(request_id, 413, f"{len(rows)} orders in one request, the limit is {config.max_rows}")
-        try:
-            orders = adapter.validate_python(rows)
-        except ValidationError as error:
-            errors = validation_errors(error)
-            return _problem(request_id, 422, _summary(errors), errors)
+        orders = parse_orders(request_id, payload)
+        if isinstance(orders, Response):
+            return orders
         columns = {name: [getattr(order, name) for order in orders] for name in names}
         flagged: dict[int, list[str]] = {}
         for name in categorical:
@@ -254,6 +263,8 @@ def create_app(config: ServiceConfig, served: ServedModel | None = None) -> Fast
         """Prometheus text exposition."""
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
+    if config.debug_features:
+        add_features_endpoint(app, served, parse_orders, _json)
     app.add_middleware(RequestContext, metrics=metrics, version=served.version, max_body_bytes=config.max_body_bytes)
     return app
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlops_kit.serving.skew import SkewSpec
+
 CONFIG_ENV = "MLOPS_SERVICE_CONFIG"
 UNKNOWN_CATEGORY_POLICIES = ("flag", "reject")
 
@@ -26,7 +28,9 @@ class ServiceConfig(BaseModel):
     Exactly one of ``alias`` and ``version``: an alias is resolved to a version once, at start,
     and the service stays pinned to that version. ``unknown_category``: ``flag`` predicts
     with the unseen value encoded as none of the known ones and lists the field in the
-    answer; ``reject`` answers 422 naming the row, field and value.
+    answer; ``reject`` answers 422 naming the row, field and value. ``skew`` and
+    ``debug_features`` are module 6's opt-in consistency exercise (``serving.skew``,
+    ``serving.features_debug``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -40,6 +44,8 @@ class ServiceConfig(BaseModel):
     max_body_bytes: int = Field(default=2_000_000, gt=0)
     max_rows: int = Field(default=10_000, gt=0)
     max_batch_rows: int = Field(default=1_024, gt=0)
+    skew: SkewSpec | None = None  # module 6: a planted training/serving skew (off by default)
+    debug_features: bool = False  # module 6: POST /features returns the computed feature vectors
 
     @model_validator(mode="after")
     def _one_selector(self) -> ServiceConfig:
