@@ -3,8 +3,9 @@
 ``make test`` runs the test suite and nbval on the solution notebooks in one ``pytest -n 2 --dist loadgroup``
 session. Two things make that work:
 
-- every cell of one notebook joins the group ``nbval-<notebook stem>`` (nbval's cells share one kernel and
-  must run in order in one process);
+- every cell of the notebooks of one folder joins the group ``nbval-<folder>``: nbval's cells of a notebook
+  share one kernel and must run in order in one process, and the course's notebooks run in course order
+  (module 2 uses module 1's output when it is there), so a folder of notebooks is one unit of work;
 - pytest 9.2 keeps node ids in ``Item._id``, and pytest-xdist 3.8.0 still writes the group suffix into the
   old ``_nodeid`` attribute, which pytest no longer reads: without this plugin no ``xdist_group`` mark has
   any effect (module fixtures are then built once per worker, and notebook cells are scattered).
@@ -29,10 +30,10 @@ def _has_group_suffix(nodeid: str) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group notebook cells by notebook; under ``--dist loadgroup``, put each item's groups into its node id."""
+    """Group notebook cells by folder; under ``--dist loadgroup``, put each item's groups into its node id."""
     for item in items:
         if item.path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(f"nbval-{item.path.stem}"))
+            item.add_marker(pytest.mark.xdist_group(f"nbval-{item.path.parent.name}"))
     if not getattr(config.option, "loadgroup", False):  # set by xdist on the workers of a --dist loadgroup run
         return
     for item in items:

@@ -45,14 +45,20 @@ def test_grouped_tests_share_one_worker(tmp_path: Path) -> None:
     assert len(grouped) == 1 and grouped != {"none"}, workers
 
 
-def test_one_notebooks_cells_run_in_one_kernel_on_one_worker(tmp_path: Path) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(f"value = {n} if {n} == 0 else value + 1") for n in range(8)]
-    notebook.cells.append(nbformat.v4.new_code_cell("print(value)", outputs=[]))
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, tmp_path / "chain.ipynb")
+def test_a_folders_notebooks_run_in_order_on_one_worker(tmp_path: Path) -> None:
+    """Each notebook's cells share one kernel; the second notebook sees the file the first one wrote."""
+    chain = [f"value = {n} if {n} == 0 else value + 1" for n in range(6)]
+    sources = {
+        "01_first": [*chain, "import time; time.sleep(2); open('made-by-01', 'w').close()"],
+        "02_second": ["import os; assert os.path.exists('made-by-01'), 'ran before 01 ended'", *chain],
+    }
+    for stem, cells in sources.items():
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, tmp_path / f"{stem}.ipynb")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    completed = _run(tmp_path, "-n", "2", "--dist", "loadgroup", "--nbval-lax", "chain.ipynb", "-vv")
+    completed = _run(tmp_path, "-n", "2", "--dist", "loadgroup", "--nbval-lax", "-vv", ".")
     assert completed.returncode == 0, completed.stdout + completed.stderr
     ran = [line.split()[0] for line in completed.stdout.splitlines() if line.startswith("[gw") and "PASSED" in line]
-    assert len(ran) == 9 and len(set(ran)) == 1, json.dumps(ran)
+    assert len(ran) == 14 and len(set(ran)) == 1, json.dumps(ran)
