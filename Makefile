@@ -43,9 +43,10 @@ format: env
 
 # The learner's workspace: their own notebooks (copied from notebooks/ when missing, never overwritten)
 # and, next to them, the artifacts the notebooks write (workspace/artifacts/).
+LAB_WORKSPACE ?= workspace
 lab: env
-	@$(PY) -m grading.workspace
-	$(VENV)/bin/jupyter lab workspace/ --MappingKernelManager.default_kernel_name=mlops-course $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	@$(PY) -m grading.workspace --workspace $(LAB_WORKSPACE)
+	$(VENV)/bin/jupyter lab $(LAB_WORKSPACE)/ --MappingKernelManager.default_kernel_name=mlops-course $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Grade YOUR workspace on a data variant you have not seen (a new one each time unless GRADE_VARIANT=N);
 # MODULE=01_data_validation grades one module.

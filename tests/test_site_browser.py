@@ -149,7 +149,8 @@ def test_module_page_shows_its_plots(number: int, served: str, browser) -> None:
     assert all(done and width > 0 and height > 0 for done, width, height in sizes), f"{mid}: not rendered {sizes}"
     if number == 1:
         SHOTS_DIR.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS_DIR / f"{mid}.png"), full_page=False)
+        page.locator(".jupyter-wrapper img").first.scroll_into_view_if_needed()  # the shot shows a plot
+        page.screenshot(path=str(SHOTS_DIR / f"{mid}.png"))
     page.close()
 
 
