@@ -90,6 +90,14 @@ def _dig(value: object, dotted: str) -> bool:
     return True
 
 
+def _has_item(data: object, wanted: dict) -> bool:
+    """True when the list at ``wanted['list']`` holds an entry whose ``field`` equals ``value``."""
+    entries = data.get(wanted["list"]) if isinstance(data, dict) else None
+    return isinstance(entries, list) and any(
+        isinstance(entry, dict) and entry.get(wanted["field"]) == wanted["value"] for entry in entries
+    )
+
+
 def _check_file(folder: Path, manifest: dict[str, str], item: dict) -> tuple[bool, str]:
     """One evidence file: listed in the manifest, unchanged since, and readable as the rubric expects."""
     patterns = item["file"] if isinstance(item["file"], list) else [item["file"]]
@@ -102,7 +110,7 @@ def _check_file(folder: Path, manifest: dict[str, str], item: dict) -> tuple[boo
         return False, f"{folder.name}/{name} is listed in the manifest but missing"
     if hashlib.sha256(path.read_bytes()).hexdigest() != manifest[name]:
         return False, f"{folder.name}/{name} changed after its manifest was written"
-    if name.endswith(".json") and ("keys" in item or "min_items" in item):
+    if name.endswith(".json") and ({"keys", "min_items", "item"} & set(item)):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as error:
@@ -110,6 +118,12 @@ def _check_file(folder: Path, manifest: dict[str, str], item: dict) -> tuple[boo
         missing = [key for key in item.get("keys", []) if not _dig(data, key)]
         if missing:
             return False, f"{folder.name}/{name}: no {', '.join(missing)}"
+        if "item" in item and not _has_item(data, item["item"]):
+            wanted = item["item"]
+            return (
+                False,
+                f"{folder.name}/{name}: no entry of {wanted['list']} with {wanted['field']} = {wanted['value']!r}",
+            )
         if len(data) < item.get("min_items", 0):
             return False, f"{folder.name}/{name}: {len(data)} entries, needs at least {item['min_items']}"
     elif name.endswith(".jsonl"):

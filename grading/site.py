@@ -196,9 +196,7 @@ def build_site(site_dir: Path = SITE_DIR, source_dir: Path = SOURCE_DIR) -> floa
     if site_dir.exists():
         shutil.rmtree(site_dir)
     try:
-        config = load_config(
-            str(MKDOCS_YML), docs_dir=str(source_dir), site_dir=str(site_dir), nav=navigation(outline)
-        )
+        config = load_config(str(MKDOCS_YML), docs_dir=str(source_dir), site_dir=str(site_dir), nav=navigation(outline))
         build(config)
     except MkDocsException as error:
         raise SiteError(f"mkdocs: {error}") from error
