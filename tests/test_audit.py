@@ -22,6 +22,7 @@ import pytest
 from grading_support import graded_solutions_group
 
 from grading.audit import POINTS, audit, load_rubric, write_audit
+from grading.cli import main
 from grading.paths import REPO_ROOT
 from grading.site import module_titles
 from mlops_kit.course import MODULE_IDS, module_id
@@ -129,7 +130,9 @@ def test_evidence_is_read_not_just_listed(solved: Path, tmp_path: Path) -> None:
     assert data1["points"] == 0 and "no checks" in data1["message"], data1["message"]
 
 
-def test_cli_audit_writes_its_outputs_and_rejects_a_missing_folder(partial: Path, tmp_path: Path) -> None:
+def test_cli_audit_writes_its_outputs_and_rejects_a_missing_folder(
+    partial: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     command = [sys.executable, "-m", "grading", "audit"]
     done = subprocess.run(
         [*command, str(partial), "--out", str(tmp_path / "a")], capture_output=True, text=True, cwd=REPO_ROOT
@@ -137,5 +140,5 @@ def test_cli_audit_writes_its_outputs_and_rejects_a_missing_folder(partial: Path
     assert done.returncode == 0, done.stderr
     assert "ML Test Score: 0" in done.stdout and f"module 3: {module_titles()[3]} is missing" in done.stdout
     assert {p.name for p in (tmp_path / "a").iterdir()} == {"audit.json", "audit.html", "audit.png"}
-    absent = subprocess.run([*command, str(tmp_path / "nothing")], capture_output=True, text=True, cwd=REPO_ROOT)
-    assert absent.returncode == 2 and "no artifacts folder" in absent.stderr
+    assert main(["audit", str(tmp_path / "nothing"), "--out", str(tmp_path / "b")]) == 2
+    assert "no artifacts folder" in capsys.readouterr().err
