@@ -13,10 +13,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser_support import chromium, serve_directory
+from browser_support import CHROMIUM_ENV, chromium, chromium_path, serve_directory
 
-from grading.paths import REPO_ROOT, SOLUTIONS_DIR
-from grading.site import ALLOWED_EXTERNAL_HOSTS, build_site, course_outline, present_modules
+from grading.paths import NOTEBOOKS_DIR, REPO_ROOT, SOLUTIONS_DIR
+from grading.site import ALLOWED_EXTERNAL_HOSTS, build_site, course_outline, is_stale, present_modules
 from mlops_kit.course import MODULE_IDS, module_id
 
 pytestmark = pytest.mark.xdist_group("site")  # one worker builds the site once and holds the browser
@@ -167,3 +167,32 @@ def test_search_finds_a_module_one_term_and_the_landing_page_screenshot(served: 
     assert any(f"modules/{module_id(1)}.html" in href for href in hrefs), f"search for {SEARCH_TERM!r}: {hrefs}"
     page.close()
     assert (SHOTS_DIR / "landing.png").stat().st_size > 10_000
+
+
+def test_without_a_browser_the_browser_tests_fail_saying_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(CHROMIUM_ENV, str(tmp_path / "no-chromium"))
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        chromium_path()
+    monkeypatch.delenv(CHROMIUM_ENV)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(pytest.fail.Exception, match="no Chromium for the browser tests"):
+        chromium_path()
+
+
+def test_the_outline_links_exactly_the_modules_whose_solution_is_present(tmp_path: Path) -> None:
+    """A module gets its page by having a solution notebook: no code names a module."""
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    first = f"{module_id(1)}.ipynb"
+    (solutions / first).write_bytes((SOLUTIONS_DIR / first).read_bytes())
+    outline = course_outline(solutions=solutions)
+    assert [entry.number for entry in outline if entry.page] == [1]
+    assert [entry.number for entry in course_outline() if entry.page] == list(range(1, len(present_modules()) + 1))
+
+
+def test_stale_notebooks_are_told_from_executed_ones() -> None:
+    """make site executes a notebook whose code cells never ran (a released one) and shows the others as they are."""
+    assert not any(is_stale(SOLUTIONS_DIR / f"{mid}.ipynb") for mid in present_modules())
+    assert all(is_stale(NOTEBOOKS_DIR / f"{mid}.ipynb") for mid in present_modules())
