@@ -137,6 +137,13 @@ def validation_runs(runs: int) -> dict[str, Any]:
     return {"rows": len(raw), **timed_runs(lambda: validate(raw, rules), runs)}
 
 
+def site_runs(runs: int, work: Path) -> dict[str, Any]:
+    """``make site`` from nothing: pages written, MkDocs + mkdocs-jupyter build, into ``work``."""
+    from grading.site import build_site
+
+    return timed_runs(lambda: build_site(work / "site", work / "src"), runs)
+
+
 def benchmark(runs: int) -> dict[str, Any]:
     """Every measurement, as a JSON-ready dict."""
     from grading.execute import use_course_kernel
@@ -160,6 +167,7 @@ def benchmark(runs: int) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="course-bench-") as scratch:
         result["sandbox"] = sandbox_runs(runs, Path(scratch) / "sandbox")
+        result["site_build"] = site_runs(runs, Path(scratch) / "site")
         for notebook in notebooks:
             print(f"benchmarking {notebook.name}", flush=True)
             result["notebooks"][notebook.stem] = notebook_runs(notebook, runs, Path(scratch) / "run" / notebook.stem)
