@@ -109,7 +109,9 @@ def test_no_link_leaves_the_site_except_to_upstream_docs_and_every_local_link_ex
 
 def _image_outputs(notebook: Path) -> int:
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    return sum(1 for cell in cells for out in cell.get("outputs", []) if "image/png" in out.get("data", {}))
+    return sum(
+        1 for cell in cells for out in cell.get("outputs", []) if {"image/png", "image/jpeg"} & set(out.get("data", {}))
+    )
 
 
 def test_every_page_opens_and_every_internal_link_answers(site: Path, served: str, browser) -> None:
@@ -143,13 +145,15 @@ def test_module_page_shows_its_plots(number: int, served: str, browser) -> None:
     page = browser.new_page()
     page.goto(f"{served}/modules/{mid}.html", wait_until="load")
     sizes = page.eval_on_selector_all(
-        ".jupyter-wrapper img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+        ".jupyter-wrapper .jp-RenderedImage img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
     )
     assert len(sizes) == expected, f"{mid}: {len(sizes)} images on the page, the notebook has {expected} plots"
     assert all(done and width > 0 and height > 0 for done, width, height in sizes), f"{mid}: not rendered {sizes}"
     if number == 1:
         SHOTS_DIR.mkdir(parents=True, exist_ok=True)
-        page.locator(".jupyter-wrapper img").first.scroll_into_view_if_needed()  # the shot shows a plot
+        page.locator(
+            ".jupyter-wrapper .jp-RenderedImage img"
+        ).first.scroll_into_view_if_needed()  # the shot shows a plot
         page.screenshot(path=str(SHOTS_DIR / f"{mid}.png"))
     page.close()
 
