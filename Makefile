@@ -9,7 +9,7 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env run test lint format lab grade bench bench-setup release notebooks-check mlflow-ui lock clean
+.PHONY: env run test lint format lab grade bench bench-setup release notebooks-check mlflow-ui lock clean site audit browser
 
 env: $(STAMP)
 
@@ -43,9 +43,10 @@ format: env
 
 # The learner's workspace: their own notebooks (copied from notebooks/ when missing, never overwritten)
 # and, next to them, the artifacts the notebooks write (workspace/artifacts/).
+LAB_WORKSPACE ?= workspace
 lab: env
-	@$(PY) -m grading.workspace
-	$(VENV)/bin/jupyter lab workspace/ --MappingKernelManager.default_kernel_name=mlops-course $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	@$(PY) -m grading.workspace --workspace $(LAB_WORKSPACE)
+	$(VENV)/bin/jupyter lab $(LAB_WORKSPACE)/ --MappingKernelManager.default_kernel_name=mlops-course $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Grade YOUR workspace on a data variant you have not seen (a new one each time unless GRADE_VARIANT=N);
 # MODULE=01_data_validation grades one module.
@@ -67,6 +68,19 @@ bench-setup:
 
 release: env
 	$(PY) -m grading release
+
+# The self-study site of the solved course (MkDocs + mkdocs-jupyter): build/site, from nothing, offline.
+site: env
+	$(PY) -m grading.site --out build/site
+
+# The ML Test Score of your artifacts (ARTIFACTS=folder, default your workspace's) -> build/audit/
+ARTIFACTS ?= workspace/artifacts
+audit: env
+	$(PY) -m grading audit $(ARTIFACTS) --out build/audit
+
+# Debian's chromium for the browser tests (installed with apt-get when missing and run as root).
+browser:
+	@bash tools/install_chromium.sh
 
 # The MLflow UI on your module 3 database (workspace/artifacts/mlflow.db), or DB=path/to/mlflow.db.
 mlflow-ui: env

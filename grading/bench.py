@@ -168,6 +168,13 @@ def parity_runs(runs: int) -> dict[str, Any]:
     return {"rows": len(orders), **timed_runs(both, runs)}
 
 
+def site_runs(runs: int, work: Path) -> dict[str, Any]:
+    """``make site`` from nothing: pages written, MkDocs + mkdocs-jupyter build, into ``work``."""
+    from grading.site import build_site
+
+    return timed_runs(lambda: build_site(work / "site", work / "src"), runs)
+
+
 def benchmark(runs: int) -> dict[str, Any]:
     """Every measurement, as a JSON-ready dict."""
     from grading.execute import use_course_kernel
@@ -192,6 +199,7 @@ def benchmark(runs: int) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="course-bench-") as scratch:
         result["sandbox"] = sandbox_runs(runs, Path(scratch) / "sandbox")
+        result["site_build"] = site_runs(runs, Path(scratch) / "site")
         for notebook in notebooks:
             print(f"benchmarking {notebook.name}", flush=True)
             result["notebooks"][notebook.stem] = notebook_runs(notebook, runs, Path(scratch) / "run" / notebook.stem)

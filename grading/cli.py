@@ -1,4 +1,4 @@
-"""Command line: ``python -m grading {release,run,grade,gradebook}``."""
+"""Command line: ``python -m grading {release,run,grade,gradebook,audit}``."""
 
 from __future__ import annotations
 
@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     gradebook.add_argument("--workers", type=int, default=2, help="learners graded at once (local)")
     gradebook.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="grade on this dask.distributed cluster")
     _secret_option(gradebook)
+
+    audit = commands.add_parser("audit", help="ML Test Score of a learner's artifacts folder (HTML, JSON, picture)")
+    audit.add_argument("artifacts", type=Path, help="the artifacts folder the modules wrote (ARTIFACTS_DIR)")
+    audit.add_argument("--out", type=Path, default=Path("build/audit"))
     return parser
 
 
@@ -157,6 +161,22 @@ def _gradebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from grading.audit import AuditError, write_audit
+
+    try:
+        report = write_audit(args.artifacts, args.out)
+    except AuditError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    scores = ", ".join(f"{name} {score:g}" for name, score in report["sections"].items())
+    print(f"ML Test Score: {report['final_score']:g} (minimum over sections: {scores})")
+    for module, ids in report["uncovered_by_missing_modules"].items():
+        print(f"{module} is missing: it would cover {', '.join(ids)}")
+    print(f"audit: {args.out / 'audit.html'}, {args.out / 'audit.json'}, {args.out / 'audit.png'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the command, turn input errors into a message and exit code 2."""
     from grading.grade import GradingInputError
@@ -176,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "refresh-solutions": _refresh,
         "grade": _grade,
         "gradebook": _gradebook,
+        "audit": _audit,
     }
     try:
         return handlers[args.command](args)
