@@ -51,7 +51,6 @@ REFERENCE_SOLUTIONS: dict[str, tuple[str, ...]] = {
     module_id(4): ("mlops_kit.gates.reference",),
     module_id(5): (
         "mlops_kit.monitoring.performance.join_labels",
-        "mlops_kit.monitoring.performance.performance_by_window",
         "mlops_kit.monitoring.sinks.default_notification",
         "mlops_kit.monitoring.dashboard.drifted_windows",
         "mlops_kit.monitoring.reference",
