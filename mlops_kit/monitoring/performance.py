@@ -7,7 +7,6 @@ duplicate rows) and says how many predictions have no label yet.
 from __future__ import annotations
 
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from mlops_kit.domain import ID_COLUMN, LABEL_COLUMN
 
@@ -36,6 +35,8 @@ def join_labels(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 def performance_by_window(joined: pd.DataFrame) -> pd.DataFrame:
     """Per month: predictions, labelled orders, late rate, mean P(late), ROC AUC (None with one class only)."""
+    from sklearn.metrics import roc_auc_score  # function-level: keeps scikit-learn out of import time
+
     rows = []
     for month, group in joined.dropna(subset=["month"]).groupby("month", sort=True):
         labelled = group.dropna(subset=[LABEL_COLUMN])

@@ -20,7 +20,6 @@ import pandas as pd
 
 from mlops_kit.data import list_batches
 from mlops_kit.domain import ID_COLUMN, LABEL_COLUMN
-from mlops_kit.gates.evidence import evaluation_batch
 from mlops_kit.serving.process import orders_json
 
 
@@ -54,6 +53,8 @@ class MonthReplay:
 
 def production_months(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Clean, labelled orders of every production month (module 1's reference rules), by month."""
+    from mlops_kit.gates.evidence import evaluation_batch  # function-level: it imports scikit-learn
+
     return {month: evaluation_batch(data_dir, month) for month in list_batches(data_dir)}
 
 
