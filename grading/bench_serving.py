@@ -144,6 +144,30 @@ def in_process_floor(model: Any, one_row: Any, calls: int = 300) -> dict[str, fl
     return {"p50_ms": round(statistics.median(times) * 1000, 3), "p99_ms": round(percentile(times, 0.99) * 1000, 3)}
 
 
+def prediction_log_overhead(
+    uri: str, name: str, version: str, singles: list[bytes], ok: Callable[[httpx.Response], bool], scratch: Path
+) -> dict[str, Any]:
+    """Module 5's prediction log: one write in-process (p50), and single-row p50 of a service that logs."""
+    from mlops_kit.serving import ServiceProcess
+    from mlops_kit.serving.predlog import PredictionLogWriter
+
+    order = json.loads(singles[0])[0]
+    writer = PredictionLogWriter(scratch / "bench-log", version)
+    writes = []
+    for number in range(300):
+        started = time.perf_counter()
+        writer.write(f"r{number}", [order], [0.3], [0], 1.0, "order_id")
+        writes.append((time.perf_counter() - started) * 1000)
+    writer.close()
+    scenario = SCENARIOS[0]
+    folder = scratch / "service-log"
+    with ServiceProcess.start(uri, name, version=version, timeout=300, prediction_log_dir=str(folder)) as service:
+        url = f"{service.url}/predict"
+        warm(url, singles[0], ok)
+        measured = load(url, singles, scenario["connections"], scenario["requests"], ok)
+    return {"write_p50_ms": round(statistics.median(writes), 4), "service_p50_ms_with_log": measured["p50_ms"]}
+
+
 def serving_benchmark(work: Path | None = None) -> dict[str, Any]:
     """Every serving measurement, as a JSON-ready dict (see the module docstring)."""
     from mlops_kit.data import SHIPPED_DATA_DIR
@@ -191,6 +215,13 @@ def serving_benchmark(work: Path | None = None) -> dict[str, Any]:
             result["course"][scenario["name"]] = load(
                 url, body, scenario["connections"], scenario["requests"], course_ok
             )
+    result["prediction_log"] = prediction_log_overhead(
+        tracking.uri, champion.name, version, singles, course_ok, scratch
+    )
+    result["prediction_log"]["service_p50_ms_without_log"] = result["course"]["single_row_1_connection"]["p50_ms"]
+    result["prediction_log"]["overhead_p50_ms"] = round(
+        result["prediction_log"]["service_p50_ms_with_log"] - result["prediction_log"]["service_p50_ms_without_log"], 3
+    )
     sock = bind_socket()
     port = sock.getsockname()[1]
     sock.close()

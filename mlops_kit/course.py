@@ -13,6 +13,7 @@ MODULE_IDS: tuple[str, ...] = (
     "02_feature_pipeline",
     "03_model_registry",
     "04_cicd_gates",
+    "05_monitoring",
     "06_consistency",
 )
 """Module ids in course order: each is its notebook's stem and its artifacts folder's name."""

@@ -49,6 +49,12 @@ REFERENCE_SOLUTIONS: dict[str, tuple[str, ...]] = {
     ),
     module_id(3): ("mlops_kit.registry.reference",),
     module_id(4): ("mlops_kit.gates.reference",),
+    module_id(5): (
+        "mlops_kit.monitoring.performance.join_labels",
+        "mlops_kit.monitoring.sinks.default_notification",
+        "mlops_kit.monitoring.dashboard.drifted_windows",
+        "mlops_kit.monitoring.reference",
+    ),
     module_id(6): (
         "mlops_kit.consistency.tolerance.values_match",
         "mlops_kit.consistency.schema.compare_schemas",

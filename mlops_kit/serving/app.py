@@ -31,6 +31,7 @@ from mlops_kit.serving.config import ServiceConfig
 from mlops_kit.serving.features_debug import FeatureTap, add_features_endpoint
 from mlops_kit.serving.metrics import CONTENT_TYPE, ServiceMetrics
 from mlops_kit.serving.model import ServedModel, load_served_model, process_facts
+from mlops_kit.serving.predlog import PredictionLogWriter
 from mlops_kit.serving.schemas import orders_adapter, request_schema, response_model
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -145,12 +146,17 @@ def create_app(config: ServiceConfig, served: ServedModel | None = None) -> Fast
     batcher = MicroBatcher(served.predict, names, max_rows=config.max_batch_rows)
     state = {"ready": True}
     metadata = {**served.metadata(config), **process_facts()}
+    prediction_log = (
+        PredictionLogWriter(config.prediction_log_dir, served.version) if config.prediction_log_dir else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
         state["ready"] = False
         batcher.close()
+        if prediction_log is not None:
+            prediction_log.close()
 
     app = FastAPI(
         title=f"{served.model_name} model service",
@@ -198,6 +204,7 @@ def create_app(config: ServiceConfig, served: ServedModel | None = None) -> Fast
     def predict(request: Request, payload: Annotated[Any, Body()]) -> Response:
         """Late probability and decision for one order or a list of orders."""
         request_id = request.state.request_id
+        started = time.perf_counter()
         orders = parse_orders(request_id, payload)
         if isinstance(orders, Response):
             return orders
@@ -231,6 +238,10 @@ def create_app(config: ServiceConfig, served: ServedModel | None = None) -> Fast
             }
             for row, (order, probability) in enumerate(zip(orders, probabilities, strict=True))
         ]
+        if prediction_log is not None:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            raw = [order.model_dump(mode="json") for order in orders]
+            prediction_log.write(request_id, raw, probabilities, [a[label] for a in answers], elapsed_ms, key)
         return _json(
             {
                 "request_id": request_id,

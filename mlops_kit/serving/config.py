@@ -44,6 +44,7 @@ class ServiceConfig(BaseModel):
     max_body_bytes: int = Field(default=2_000_000, gt=0)
     max_rows: int = Field(default=10_000, gt=0)
     max_batch_rows: int = Field(default=1_024, gt=0)
+    prediction_log_dir: str | None = None  # module 5: a folder for the prediction log (off when None)
     skew: SkewSpec | None = None  # module 6: a planted training/serving skew (off by default)
     debug_features: bool = False  # module 6: POST /features returns the computed feature vectors
 
