@@ -7,6 +7,7 @@ the same clear message instead.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -34,6 +35,18 @@ def require_manifest(artifacts_dir: Path, module: str, variant: int, required_fi
     if manifest.get("variant") != variant:
         fail(f"artifacts are for data variant {manifest.get('variant')}, the graded variant is {variant}")
     return manifest
+
+
+def read_artifact_json(module_folder: Path, name: str) -> Any:
+    """A JSON file the module's notebook wrote; a clear failure when it is missing or not JSON."""
+    path = module_folder / name
+    where = f"{module_folder.name}/{name}"
+    if not path.is_file():
+        fail(f"{where} is missing: run the notebook to the end")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        fail(f"{where} is not JSON: {error}")
 
 
 def rows_text(rows: Iterable[Any], limit: int = 5) -> str:

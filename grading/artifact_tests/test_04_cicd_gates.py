@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grading.artifact_tests.shared import fail, require_manifest, rows_text
+from grading.artifact_tests.shared import fail, read_artifact_json, require_manifest, rows_text
 from mlops_kit.course import module_id
 from mlops_kit.registry.policy import CHAMPION
 from mlops_kit.registry.tracking import DEFAULT_MODEL_NAME
@@ -54,13 +54,7 @@ class Module4:
         return max(found, key=int)
 
     def json(self, name: str) -> Any:
-        path = self.folder / name
-        if not path.is_file():
-            fail(f"{MODULE}/{name} is missing")
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            fail(f"{MODULE}/{name} is not JSON: {error}")
+        return read_artifact_json(self.folder, name)
 
     def model(self, version: str) -> Any:
         """The registered version, loaded (once) after checking its trusted types."""

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from grading.artifact_tests.shared import fail, require_manifest, rows_text
+from grading.artifact_tests.shared import fail, read_artifact_json, require_manifest, rows_text
 from mlops_kit.course import module_id
 from mlops_kit.registry.tracking import DEFAULT_MODEL_NAME
 
@@ -39,13 +39,7 @@ class Module5:
     manifest: dict[str, Any]
 
     def json(self, name: str) -> Any:
-        path = self.folder / name
-        if not path.is_file():
-            fail(f"{MODULE}/{name} is missing")
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            fail(f"{MODULE}/{name} is not JSON: {error}")
+        return read_artifact_json(self.folder, name)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ orders (its row count): that is a precondition of every check that reads one.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grading.artifact_tests.shared import expected_clean_text, fail, require_manifest, rows_text
+from grading.artifact_tests.shared import expected_clean_text, fail, read_artifact_json, require_manifest, rows_text
 from mlops_kit.course import module_id
 from mlops_kit.data import file_period, load_orders
 from mlops_kit.datagen import read_defect_ledger, read_scenarios
@@ -90,13 +89,7 @@ def folder(artifacts_dir: Path, variant: int) -> Path:
 
 
 def read_json(folder: Path, name: str) -> Any:
-    path = folder / name
-    if not path.is_file():
-        fail(f"{MODULE}/{name} is missing: run the notebook to the end")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        fail(f"{MODULE}/{name} is not JSON: {error}")
+    return read_artifact_json(folder, name)
 
 
 def report(folder: Path, graded: Graded, stem: str) -> dict[str, Any]:
