@@ -28,6 +28,11 @@ def _has_group_suffix(nodeid: str) -> bool:
     return nodeid.rfind("@") > nodeid.rfind("]")  # the test xdist's loadgroup scheduler applies
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the mark, so a run without xdist (``-p no:xdist``) does not warn about it."""
+    config.addinivalue_line("markers", "xdist_group(name): run the tests of this group on one xdist worker")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Group notebook cells by folder; under ``--dist loadgroup``, put each item's groups into its node id."""
