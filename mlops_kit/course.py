@@ -13,6 +13,7 @@ MODULE_IDS: tuple[str, ...] = (
     "02_feature_pipeline",
     "03_model_registry",
     "04_cicd_gates",
+    "07_rollout",
 )
 """Module ids in course order: each is its notebook's stem and its artifacts folder's name."""
 
@@ -32,6 +33,7 @@ IMPUTABLE_COLUMNS: tuple[str, ...] = ("prep_time_min", "weather")
 
 def module_id(number: int) -> str:
     """The id of module ``number`` (1-based); ValueError naming the known modules otherwise."""
-    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= len(MODULE_IDS):
+    by_number = {int(module[:2]): module for module in MODULE_IDS}
+    if not isinstance(number, int) or isinstance(number, bool) or number not in by_number:
         raise ValueError(f"no module {number!r}; the course has modules {', '.join(MODULE_IDS)}")
-    return MODULE_IDS[number - 1]
+    return by_number[number]

@@ -5,6 +5,7 @@ variant always gives byte-identical files and another variant gives a dataset of
 shape that answers hard-coded for the shipped one do not fit. Layout of one variant::
 
     <out>/data/reference.csv, data/batches/YYYY-MM.csv, data/manifest.json
+    <out>/data/canary_release.json (module 7: the faulty challenger's fault, which the notebook plants)
     <out>/ledger/defects.csv  (file,row,order_id,defect,column,expected_action)
     <out>/ledger/drift.csv    (month,event,columns,description)
     <out>/ledger/scenarios.json (module 6's planted skew, module 7's canary fault: mlops_kit.scenarios)
@@ -47,7 +48,7 @@ from mlops_kit.domain import (
 )
 from mlops_kit.io import atomic_write_json, atomic_write_text
 from mlops_kit.manifest import ManifestError, read_manifest, verify_manifest, write_manifest
-from mlops_kit.scenarios import SCENARIO_STREAM, draw_scenarios
+from mlops_kit.scenarios import CANARY_RELEASE_FILE, SCENARIO_STREAM, draw_scenarios
 
 GENERATOR_VERSION = "1"
 DATASET_NAME = "orders"
@@ -219,6 +220,8 @@ def generate_variant(variant: int, out_dir: Path, secret: str | None = None, led
         variant=variant,
         generator_version=GENERATOR_VERSION,
     )
+    scenarios = draw_scenarios(np.random.default_rng([*variant_seed(variant, secret), SCENARIO_STREAM]))
+    atomic_write_json(data_dir / CANARY_RELEASE_FILE, {"canary_fault": scenarios["canary_fault"]})
     if not ledger:
         return out_dir
     defects = sorted((row for f in files for row in f.defects), key=lambda r: (r["file"], r["row"]))
@@ -226,8 +229,7 @@ def generate_variant(variant: int, out_dir: Path, secret: str | None = None, led
     ledger_dir = out_dir / LEDGER_FOLDER
     atomic_write_text(ledger_dir / DEFECTS_FILE, _csv_text(DEFECT_LEDGER_COLUMNS, defect_rows))
     atomic_write_text(ledger_dir / DRIFT_FILE, _csv_text(DRIFT_LEDGER_COLUMNS, _drift_rows(schedule)))
-    scenarios_rng = np.random.default_rng([*variant_seed(variant, secret), SCENARIO_STREAM])
-    atomic_write_json(ledger_dir / SCENARIOS_FILE, draw_scenarios(scenarios_rng))
+    atomic_write_json(ledger_dir / SCENARIOS_FILE, scenarios)
     return out_dir
 
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlops_kit.serving.faults import Fault
+
 CONFIG_ENV = "MLOPS_SERVICE_CONFIG"
 UNKNOWN_CATEGORY_POLICIES = ("flag", "reject")
 
@@ -40,6 +42,7 @@ class ServiceConfig(BaseModel):
     max_body_bytes: int = Field(default=2_000_000, gt=0)
     max_rows: int = Field(default=10_000, gt=0)
     max_batch_rows: int = Field(default=1_024, gt=0)
+    fault: Fault | None = None  # module 7: a planted fault (serving/faults.py); off unless given
 
     @model_validator(mode="after")
     def _one_selector(self) -> ServiceConfig:

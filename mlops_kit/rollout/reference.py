@@ -1,0 +1,98 @@
+"""Where module 7 starts, and the course's reference answers to its exercises.
+
+``start_rollout_registry`` gives a champion (module 3's, or whoever holds ``champion`` when it was
+trained on this data) and registers two challengers: ``canary_good`` (the routine retrain) and
+``canary_faulty`` (the same model, to be served with the variant's planted fault). When an earlier run
+of module 7 left its challengers behind, module 3's reference rebuilds the registry first, so the
+notebook gives the same result every time. ``reference_spec`` is the reference rollout spec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_kit.scenarios import CANARY_RELEASE_FILE
+from mlops_kit.serving.faults import Fault
+
+MODULE7_CANDIDATES = ("canary_good", "canary_faulty")
+"""Candidate names of the versions module 7 registers (the ``candidate`` tag)."""
+
+
+class CanaryReleaseMissing(FileNotFoundError):
+    """The data folder holds no canary release (data generated before module 7, or the wrong folder)."""
+
+
+def read_canary_release(data_dir: str | Path) -> Fault:
+    """The faulty challenger's fault, as shipped with the variant's data (``canary_release.json``)."""
+    path = Path(data_dir) / CANARY_RELEASE_FILE
+    if not path.is_file():
+        raise CanaryReleaseMissing(f"{path} is missing: regenerate the data with python -m mlops_kit.datagen")
+    return Fault.model_validate(json.loads(path.read_text(encoding="utf-8"))["canary_fault"])
+
+
+@dataclass(frozen=True)
+class RolloutRegistry:
+    """The registry module 7 rolls out from: the champion and the two challengers' versions."""
+
+    tracking: Any
+    champion: str
+    good: str
+    faulty: str
+
+
+def start_rollout_registry(
+    artifacts_dir: str | Path, data_dir: str | Path, variant: int, model_name: str = "late-delivery"
+) -> RolloutRegistry:
+    """A usable champion plus the two module-7 challengers, registered with lineage and a model card."""
+    from mlops_kit.gates.challengers import retrained_challenger
+    from mlops_kit.pipeline import ensure_feature_set
+    from mlops_kit.registry import connect, list_versions, load_model, log_candidate
+    from mlops_kit.registry.reference import ensure_champion, reference_card, reference_lineage, run_reference
+
+    champion = ensure_champion(artifacts_dir, data_dir, variant, model_name)
+    tracking = connect(artifacts_dir)
+    if any(v.tags.get("candidate") in MODULE7_CANDIDATES for v in list_versions(tracking, model_name)):
+        champion = run_reference(artifacts_dir, data_dir, variant, model_name)
+    feature_set = ensure_feature_set(artifacts_dir, data_dir, variant)
+    lineage = reference_lineage(feature_set)
+    retrain = retrained_challenger(feature_set, load_model(tracking, model_name, version=champion.version))
+    inputs = feature_set.valid.drop(columns=["is_late"])
+    versions = []
+    for name in MODULE7_CANDIDATES:
+        candidate = dataclasses.replace(retrain, name=name)
+        registered = log_candidate(
+            tracking,
+            candidate,
+            model_name=model_name,
+            lineage=lineage,
+            card=reference_card(candidate, lineage, model_name),
+            input_example=inputs,
+        )
+        versions.append(str(registered.version))
+    return RolloutRegistry(tracking, str(champion.version), *versions)
+
+
+def reference_spec(
+    model_name: str, min_shift: float, max_p99_increase_ms: float, baseline_above: float
+) -> dict[str, Any]:
+    """The reference rollout spec (a dict, as it would sit in YAML), with the evidence-based thresholds."""
+    return {
+        "model_name": model_name,
+        "sticky_key": "order_id",
+        "steps": [20, 50, 80],
+        "analysis": {
+            "interval_s": 2.0,
+            "min_samples": 20,
+            "max_error_rate_increase": 0.02,
+            "max_p99_increase_ms": max_p99_increase_ms,
+            "shift_alpha": 0.01,
+            "min_shift": min_shift,
+            "failure_limit": 1,
+            "inconclusive_limit": 3,
+        },
+        "fallback": {"deadline_ms": 600, "baseline": {"feature": "distance_km", "above": baseline_above}},
+    }
