@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -32,10 +31,11 @@ from mlops_kit.rollout import (
     rollout_picture,
     routes_to_canary,
     run_scenario,
+    start_services,
+    stop_services,
 )
 from mlops_kit.rollout.process import RouterProcess
 from mlops_kit.rollout.scenario import router_config
-from mlops_kit.serving import ServiceProcess
 from mlops_kit.serving.faults import Fault
 
 registry = serving_support.registry
@@ -160,16 +160,9 @@ def scenarios(registry, tracking, tmp_path_factory):
     orders = orders_for_load(registry.eval_batch)
     spec = load_rollout_spec(spec_dict())
     set_alias(tracking, MODEL, "champion", registry.champion, allow_protected=True)
-    plan = [("stable", registry.champion, None), ("good", registry.good, None), ("killed", registry.good, None)]
-    plan += [(kind, registry.good, fault) for kind, (fault, _) in FAULTS.items()]
-    with ThreadPoolExecutor(len(plan)) as pool:
-        futures = {
-            name: pool.submit(
-                ServiceProcess.start, registry.uri, MODEL, version=version, fault=fault, timeout=START_TIMEOUT
-            )
-            for name, version, fault in plan
-        }
-        services = {name: future.result() for name, future in futures.items()}
+    plan = {"stable": (registry.champion, None), "good": (registry.good, None), "killed": (registry.good, None)}
+    plan.update({kind: (registry.good, Fault(**fault)) for kind, (fault, _) in FAULTS.items()})
+    services = start_services(registry.uri, MODEL, plan, timeout=START_TIMEOUT)
     runs = {}
 
     def kill_canary(_: RouterProcess) -> None:
@@ -193,8 +186,7 @@ def scenarios(registry, tracking, tmp_path_factory):
             )
         runs["aliases_after"] = aliases(tracking, MODEL)
     finally:
-        for service in services.values():
-            service.stop()
+        stop_services(services)
         set_alias(tracking, MODEL, "champion", registry.champion, allow_protected=True)
     return {"out": out, "runs": runs, "services": services, "spec": spec}
 

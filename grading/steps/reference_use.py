@@ -49,6 +49,7 @@ REFERENCE_SOLUTIONS: dict[str, tuple[str, ...]] = {
     ),
     module_id(3): ("mlops_kit.registry.reference",),
     module_id(4): ("mlops_kit.gates.reference",),
+    module_id(7): ("mlops_kit.rollout.reference",),
 }
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "get_ipython"}
 EXERCISE_ID = re.compile(r"-ex(\d+)$")

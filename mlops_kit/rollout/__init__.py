@@ -12,7 +12,7 @@ One job per file: ``spec`` (the declared rollout), ``sticky`` (the symmetric spl
 rule-based last resort), ``router`` (the Starlette router app), ``process`` (the router as a real
 uvicorn process), ``analysis`` (automated canary analysis of one interval), ``events`` (the JSONL event
 log), ``controller`` (steps, rollback, promotion), ``load`` (the bounded load generator), ``scenario``
-(one scenario end to end), ``plots`` and ``reference`` (where module 7 starts; the reference spec).
+(one scenario end to end), ``evidence`` (what the thresholds are set from), ``plots`` and ``reference`` (where module 7 starts; the reference spec).
 The planted faults themselves are the services' (``mlops_kit.serving.faults``).
 
 Names are imported lazily: the router process (``python -m mlops_kit.rollout``) loads only what it
@@ -51,6 +51,12 @@ _EXPORTS = {
     "router_config": "scenario",
     "run_scenario": "scenario",
     "rollout_picture": "plots",
+    "latency_sample": "evidence",
+    "offline_shift": "evidence",
+    "rule_accuracy": "evidence",
+    "start_services": "scenario",
+    "clear_records": "scenario",
+    "stop_services": "scenario",
     "read_canary_release": "reference",
     "start_rollout_registry": "reference",
 }

@@ -4,7 +4,8 @@
 trained on this data) and registers two challengers: ``canary_good`` (the routine retrain) and
 ``canary_faulty`` (the same model, to be served with the variant's planted fault). When an earlier run
 of module 7 left its challengers behind, module 3's reference rebuilds the registry first, so the
-notebook gives the same result every time. ``reference_spec`` is the reference rollout spec.
+notebook gives the same result every time. ``reference_*`` answer the notebook's exercises (the
+self-checks compute their truth with them; an exercise that calls them earns nothing).
 """
 
 from __future__ import annotations
@@ -76,23 +77,61 @@ def start_rollout_registry(
     return RolloutRegistry(tracking, str(champion.version), *versions)
 
 
-def reference_spec(
-    model_name: str, min_shift: float, max_p99_increase_ms: float, baseline_above: float
-) -> dict[str, Any]:
-    """The reference rollout spec (a dict, as it would sit in YAML), with the evidence-based thresholds."""
+REFERENCE_STEPS = [20, 50, 80]
+REFERENCE_ANALYSIS = {"interval_s": 2.0, "min_samples": 15, "failure_limit": 1, "inconclusive_limit": 5}
+GIVEN_THRESHOLDS = {"max_error_rate_increase": 0.02, "shift_alpha": 0.01}
+"""Thresholds the notebook gives (the exercises set the others from evidence)."""
+
+
+def reference_rollout(model_name: str, key: str = "order_id") -> dict[str, Any]:
+    """Exercise 1: the spec's skeleton (steps and analysis)."""
     return {
         "model_name": model_name,
-        "sticky_key": "order_id",
-        "steps": [20, 50, 80],
-        "analysis": {
-            "interval_s": 2.0,
-            "min_samples": 20,
-            "max_error_rate_increase": 0.02,
-            "max_p99_increase_ms": max_p99_increase_ms,
-            "shift_alpha": 0.01,
-            "min_shift": min_shift,
-            "failure_limit": 1,
-            "inconclusive_limit": 3,
-        },
-        "fallback": {"deadline_ms": 600, "baseline": {"feature": "distance_km", "above": baseline_above}},
+        "sticky_key": key,
+        "steps": list(REFERENCE_STEPS),
+        "analysis": dict(REFERENCE_ANALYSIS),
+    }
+
+
+def reference_thresholds(offline: float, aa_latencies: Any) -> dict[str, float]:
+    """Exercise 2: the prediction floor and the p99 budget from the evidence."""
+    import math
+
+    import numpy as np
+
+    spread = float(np.percentile(aa_latencies, 99) - np.percentile(aa_latencies, 50))
+    return {
+        "min_shift": max(0.05, math.ceil(3 * abs(offline) * 100) / 100),
+        "max_p99_increase_ms": min(100, max(50, math.ceil(spread))),
+    }
+
+
+def reference_fallback(batch: Any, aa_latencies: Any) -> dict[str, Any]:
+    """Exercise 3: the deadline from the A/A p99, the baseline at the most accurate distance threshold."""
+    import math
+
+    import numpy as np
+
+    from mlops_kit.rollout.evidence import rule_accuracy
+
+    p99 = float(np.percentile(aa_latencies, 99))
+    above = float(rule_accuracy(batch, "distance_km").idxmax())
+    return {
+        "deadline_ms": min(1000, max(300, math.ceil(4 * p99 / 50) * 50)),
+        "baseline": {"feature": "distance_km", "above": above},
+    }
+
+
+def reference_reading(events: list[dict[str, Any]], load: Any) -> dict[str, Any]:
+    """Exercise 4: when and why the rollback happened, from the event log and the load results."""
+    rollback = next(event for event in events if event["event"] == "rollback")
+    failed = [event for event in events if event["event"] == "analysis" and event["verdict"] == "fail"]
+    start, end = rollback["first_breach_t"], rollback["weight_zero_t"]
+    sent = load[load["t"].between(start, end)]
+    return {
+        "weight": failed[-1]["weight"],
+        "failed_metrics": rollback["failed_metrics"],
+        "seconds_to_weight_zero": end - start,
+        "requests_to_weight_zero": len(sent),
+        "answered_by_canary": int((sent["arm"] == "canary").sum()),
     }

@@ -6,7 +6,7 @@
 
 The router starts (a real process), the load generator sends ``orders`` through it while
 ``run_rollout`` runs, keeps sending ``tail_s`` after the rollout ended (what clients saw after a
-rollback or promotion), then stops; the router's records and counts are read, the router stopped.
+rollback or promotion), then stops (it starts ``warm_up_s`` before the rollout); the router's records and counts are read, the router stopped.
 Written to ``out_dir``: ``load_<name>.csv`` (one row per client request), ``calls_<name>.csv`` (one row
 per upstream call), ``router_<name>.json`` (the router's own counts), beside the event log and the
 decision records of ``run_rollout``. ``during`` (optional) is called with the router once the load
@@ -15,9 +15,11 @@ runs, in a thread of its own: the test of a canary killed mid-rollout uses it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,10 +33,11 @@ from mlops_kit.rollout.load import LoadGenerator
 from mlops_kit.rollout.process import RouterProcess
 from mlops_kit.rollout.router import RouterConfig
 from mlops_kit.rollout.spec import RolloutSpec
+from mlops_kit.serving.faults import Fault
+from mlops_kit.serving.process import ServiceProcess
 
 if TYPE_CHECKING:
     from mlops_kit.registry.tracking import Tracking
-    from mlops_kit.serving.process import ServiceProcess
 
 
 @dataclass
@@ -51,6 +54,54 @@ class ScenarioRun:
     def client_failures(self) -> int:
         """Requests whose client saw a failure (no answer, a 5xx, a 200 without a prediction)."""
         return int(self.load["failed"].sum())
+
+
+def start_services(
+    tracking_uri: str, model_name: str, plan: Mapping[str, tuple[str, Fault | None]], timeout: float = 300.0
+) -> dict[str, ServiceProcess]:
+    """Start one service per ``name: (version, fault)`` at once; each is also stopped at interpreter exit.
+
+    If one fails to start, the others are stopped and the error is raised.
+    """
+    with ThreadPoolExecutor(max(1, len(plan))) as pool:
+        futures = {
+            name: pool.submit(
+                ServiceProcess.start, tracking_uri, model_name, version=version, fault=fault, timeout=timeout
+            )
+            for name, (version, fault) in plan.items()
+        }
+    started, errors = {}, []
+    for name, future in futures.items():
+        try:
+            started[name] = future.result()
+            atexit.register(started[name].stop)
+        except Exception as error:  # noqa: BLE001 (reported below, after the others are stopped)
+            errors.append(error)
+    if errors:
+        stop_services(started)
+        raise errors[0]
+    return started
+
+
+def stop_services(services: Mapping[str, ServiceProcess]) -> dict[str, bool]:
+    """Stop every service; name -> whether its process is still running (always False)."""
+    for service in services.values():
+        service.stop()
+    return {name: service.running() for name, service in services.items()}
+
+
+RECORD_PATTERNS = ("events.jsonl", "decisions/*.json", "load_*.csv", "calls_*.csv", "router_*.json", "router_*.log")
+"""The files scenarios write into ``out_dir`` (``clear_records`` removes them before a new run)."""
+
+
+def clear_records(out_dir: str | Path) -> int:
+    """Remove an earlier run's scenario records from ``out_dir`` (the event log is append-only within a run)."""
+    removed = 0
+    for pattern in RECORD_PATTERNS:
+        for path in Path(out_dir).glob(pattern):
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def router_config(spec: RolloutSpec, stable_url: str, canary_url: str | None, weight: float = 0) -> RouterConfig:
@@ -97,8 +148,9 @@ def run_scenario(
     orders: Sequence[dict[str, Any]],
     out_dir: str | Path,
     rate_per_s: float = 100.0,
-    concurrency: int = 8,
+    concurrency: int = 16,
     tail_s: float = 0.5,
+    warm_up_s: float = 0.5,
     audit_log: str | Path | None = None,
     during: Callable[[RouterProcess], None] | None = None,
 ) -> ScenarioRun:
@@ -118,6 +170,7 @@ def run_scenario(
         ).start()
         helper = threading.Thread(target=during, args=(router,), daemon=True) if during else None
         try:
+            threading.Event().wait(warm_up_s)  # the first interval judges traffic, not the router's start
             if helper:
                 helper.start()
             result = run_rollout(
@@ -144,5 +197,11 @@ def run_scenario(
     calls = pd.DataFrame(observed["calls"])
     atomic_write_text(out / f"load_{name}.csv", results.to_csv(index=False))
     atomic_write_text(out / f"calls_{name}.csv", calls.to_csv(index=False))
-    atomic_write_json(out / f"router_{name}.json", {"counts": counts, "answers": len(observed["answers"])})
+    router_record = {
+        "counts": counts,
+        "answers": len(observed["answers"]),
+        "pid": router.pid,
+        "running": router.running(),
+    }
+    atomic_write_json(out / f"router_{name}.json", router_record)
     return ScenarioRun(name, result, results, calls, counts)
