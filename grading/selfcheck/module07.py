@@ -27,7 +27,7 @@ def exercise_1(rollout: Any) -> str:
     assert isinstance(rollout, Mapping), f"ROLLOUT is a dict (YAML in a repository), not {type(rollout).__name__}"
     expected = reference_rollout(str(rollout.get("model_name")))
     assert rollout.get("steps") == expected["steps"], (
-        f"steps: the canary takes 20, then 50, then 80 percent; got {rollout.get('steps')!r}"
+        f"steps: the canary takes 25, then 50 percent; got {rollout.get('steps')!r}"
     )
     analysis = rollout.get("analysis") or {}
     wrong = {key: analysis.get(key) for key, value in expected["analysis"].items() if analysis.get(key) != value}

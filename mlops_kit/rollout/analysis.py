@@ -5,7 +5,8 @@ dict per call: ``arm``, ``outcome``, ``latency_ms``, ``probability``) and return
 
 - ``error_rate``: errors and timeouts per call; fails when the canary's exceeds the stable arm's by more
   than ``max_error_rate_increase``;
-- ``latency_p99``: fails when the canary's p99 exceeds the stable arm's by more than ``max_p99_increase_ms``;
+- ``latency_p99``: fails when the canary's p99 exceeds the stable arm's by more than ``max_p99_increase_ms``
+  (compared at equal sample sizes: the median over seeded resamples, see ``p99_increase``);
 - ``prediction_shift``: Mann-Whitney U (scipy) between the arms' predicted probabilities; fails only when
   the p-value is below ``shift_alpha`` *and* the Hodges-Lehmann shift (median of the pairwise differences
   canary − stable) is at least ``min_shift`` in size, so a tiny shift on many samples does not fail.
@@ -97,18 +98,32 @@ def _error_rate(arms: dict[str, list[Mapping[str, Any]]], spec: AnalysisSpec) ->
     return MetricResult("error_rate", rates["stable"], rates["canary"], limit, verdict, why)
 
 
+def p99_increase(canary: np.ndarray, stable: np.ndarray, rounds: int = 200, seed: int = 0) -> float:
+    """How much higher the canary's p99 is than the stable arm's, compared like with like.
+
+    A p99 over more samples reaches further into the tail, so the arms are compared at the same size:
+    ``rounds`` seeded resamples of each arm at the smaller arm's count; the median of the differences.
+    """
+    rng = np.random.default_rng(seed)
+    size = min(canary.size, stable.size)
+    ours = np.percentile(rng.choice(canary, (rounds, size)), 99, axis=1)
+    theirs = np.percentile(rng.choice(stable, (rounds, size)), 99, axis=1)
+    return float(np.median(ours - theirs))
+
+
 def _latency(arms: dict[str, list[Mapping[str, Any]]], spec: AnalysisSpec) -> MetricResult:
-    p99 = {
-        arm: (float(np.percentile([call["latency_ms"] for call in calls], 99)) if calls else None)
-        for arm, calls in arms.items()
-    }
+    latencies = {arm: np.array([call["latency_ms"] for call in calls], dtype=float) for arm, calls in arms.items()}
+    p99 = {arm: (float(np.percentile(v, 99)) if v.size else None) for arm, v in latencies.items()}
     limit = spec.max_p99_increase_ms
-    if min(len(calls) for calls in arms.values()) < spec.min_samples:
+    if min(v.size for v in latencies.values()) < spec.min_samples:
         return MetricResult("latency_p99", p99["stable"], p99["canary"], limit, INCONCLUSIVE, "too few calls")
-    increase = p99["canary"] - p99["stable"]
+    increase = p99_increase(latencies["canary"], latencies["stable"])
     verdict = FAIL if increase > limit else PASS
-    why = f"canary p99 {p99['canary']:.0f} ms vs stable {p99['stable']:.0f} ms: {increase:+.0f} ms (allowed +{limit:g} ms)"
-    return MetricResult("latency_p99", p99["stable"], p99["canary"], limit, verdict, why)
+    why = (
+        f"canary p99 {p99['canary']:.0f} ms vs stable {p99['stable']:.0f} ms; at equal sample sizes "
+        f"{increase:+.0f} ms (allowed +{limit:g} ms)"
+    )
+    return MetricResult("latency_p99", p99["stable"], p99["canary"], limit, verdict, why, {"increase_ms": increase})
 
 
 def _prediction_shift(arms: dict[str, list[Mapping[str, Any]]], spec: AnalysisSpec) -> MetricResult:

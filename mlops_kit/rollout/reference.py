@@ -77,8 +77,8 @@ def start_rollout_registry(
     return RolloutRegistry(tracking, str(champion.version), *versions)
 
 
-REFERENCE_STEPS = [20, 50, 80]
-REFERENCE_ANALYSIS = {"interval_s": 2.0, "min_samples": 15, "failure_limit": 1, "inconclusive_limit": 5}
+REFERENCE_STEPS = [25, 50]
+REFERENCE_ANALYSIS = {"interval_s": 2.5, "min_samples": 15, "failure_limit": 1, "inconclusive_limit": 5}
 GIVEN_THRESHOLDS = {"max_error_rate_increase": 0.02, "shift_alpha": 0.01}
 """Thresholds the notebook gives (the exercises set the others from evidence)."""
 
