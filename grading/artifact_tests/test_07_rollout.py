@@ -182,11 +182,13 @@ def test_faulty_challenger_rolled_back_by_the_analysis_that_catches_its_fault(
 
 @pytest.mark.points(3)
 def test_good_challenger_promoted_after_every_step_passed(m7: Module7) -> None:
-    """The good challenger passed an analysis at every step, took 100 % and was promoted; the old stable stopped."""
+    """The good challenger passed an analysis at every step (failures below the limit), took 100 % and was promoted."""
     good = m7.version_of("canary_good")
     decisions = m7.decisions("good")
     assert decisions, "no decision records for rollout 'good' (decisions/good_*.json)"
-    assert not [d for d in decisions if d.get("verdict") == "fail"], "an analysis of the good challenger failed"
+    limit = int((m7.spec.get("analysis") or {}).get("failure_limit", 1))
+    failed = [d.get("number") for d in decisions if d.get("verdict") == "fail"]
+    assert len(failed) < limit, f"analyses {failed} of the good challenger failed: the failure limit is {limit}"
     passed = [d.get("weight") for d in decisions if d.get("verdict") == "pass"]
     assert passed == m7.spec.get("steps"), (
         f"passed analyses at weights {passed}; the spec's steps are {m7.spec.get('steps')}"

@@ -61,7 +61,7 @@ def exercise_2(min_shift: Any, max_p99: Any, offline: float, aa_latencies: np.nd
         "MIN_SHIFT: 3 × the size of the good retrain's offline shift, rounded up to 2 decimals, at least 0.05"
     )
     assert math.isclose(max_p99, expected["max_p99_increase_ms"], abs_tol=1e-9), (
-        "MAX_P99_INCREASE_MS: the A/A spread p99 − p50 rounded up to a whole ms, at least 50 and at most 100 (the SLO)"
+        "MAX_P99_INCREASE_MS: twice the A/A spread p99 − p50, rounded up to a whole ms, at least 50, at most 100 (the SLO)"
     )
     return f"prediction floor {min_shift:g} (a sound retrain moves {abs(offline):.3f}); p99 budget +{max_p99:g} ms"
 
