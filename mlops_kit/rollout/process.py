@@ -9,17 +9,13 @@ running ``python -m mlops_kit.rollout`` instead of the model service.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from mlops_kit.rollout.router import ROUTER_CONFIG_ENV, RouterConfig
-from mlops_kit.serving.process import FD_ENV, LOOPBACK, ServiceProcess, ServiceStartError, bind_socket
+from mlops_kit.serving.process import LOOPBACK, ServiceProcess
 
 
 class RouterProcess(ServiceProcess):
@@ -30,34 +26,15 @@ class RouterProcess(ServiceProcess):
         cls, config: RouterConfig, *, host: str = LOOPBACK, timeout: float = 60.0, log_path: str | Path | None = None
     ) -> RouterProcess:
         """Start the router for ``config`` on a free loopback port; returns once ``/ready`` answers."""
-        sock = bind_socket(host, 0)
-        scratch = Path(tempfile.mkdtemp(prefix="mlops-router-"))
-        log = Path(log_path) if log_path is not None else scratch / "router.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, ROUTER_CONFIG_ENV: config.model_dump_json(), FD_ENV: str(sock.fileno())}
-        try:
-            with open(log, "ab") as sink:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "mlops_kit.rollout"],
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=(sock.fileno(),),
-                    start_new_session=True,
-                )
-        finally:
-            port = sock.getsockname()[1]
-            sock.close()
-        router = cls(config, host, port, process, log, scratch)  # type: ignore[arg-type]
-        try:
-            router.wait_ready(timeout)
-        except BaseException as error:
-            router.stop()
-            if isinstance(error, ServiceStartError):
-                error.pid, error.port = router.pid, router.port
-            raise
-        return router
+        router = cls.start_config(
+            config,  # type: ignore[arg-type]
+            host=host,
+            timeout=timeout,
+            log_path=log_path,
+            entry="mlops_kit.rollout",
+            config_env=ROUTER_CONFIG_ENV,
+        )
+        return router  # type: ignore[return-value]
 
     def set_weight(self, weight: float) -> float:
         """Set the canary's weight (percent); the weight the router now applies."""
