@@ -63,7 +63,7 @@ def exercise_2(min_shift: Any, max_p99: Any, offline: float, aa_latencies: np.nd
     assert math.isclose(max_p99, expected["max_p99_increase_ms"], abs_tol=1e-9), (
         "MAX_P99_INCREASE_MS: twice the A/A spread p99 − p50, rounded up to a whole ms, at least 50, at most 100 (the SLO)"
     )
-    return f"prediction floor {min_shift:g} (a sound retrain moves {abs(offline):.3f}); p99 budget +{max_p99:g} ms"
+    return f"prediction floor {min_shift:g} (a sound retrain moves {abs(offline):.2f}); p99 budget +{max_p99:g} ms"
 
 
 @self_check("Exercise 3")
