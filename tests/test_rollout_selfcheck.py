@@ -34,7 +34,7 @@ def test_exercise_2_wants_the_rules_applied_to_the_evidence(capsys) -> None:
 
 def test_exercise_3_wants_the_best_threshold_and_the_deadline(capsys) -> None:
     p99 = np.percentile(LATENCIES, 99)
-    deadline = min(1000, max(300, int(np.ceil(4 * p99 / 50)) * 50))
+    deadline = min(1000, max(600, int(np.ceil(4 * p99 / 50)) * 50))
     from mlops_kit.rollout import rule_accuracy
 
     best = float(rule_accuracy(ORDERS, "distance_km").idxmax())

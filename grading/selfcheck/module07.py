@@ -84,7 +84,7 @@ def exercise_3(
         f"best_threshold should pick the candidate threshold with the highest accuracy (rule_accuracy); got {threshold}"
     )
     assert fallback.get("deadline_ms") == expected["deadline_ms"], (
-        "deadline_ms: 4 × the A/A p99, rounded up to a multiple of 50 ms, between 300 and 1000"
+        "deadline_ms: 4 × the A/A p99, rounded up to a multiple of 50 ms, between 600 and 1000"
     )
     baseline = fallback.get("baseline") or {}
     assert baseline.get("feature") == "distance_km" and math.isclose(float(baseline.get("above", -1)), above), (
@@ -117,4 +117,4 @@ def exercise_4(read_rollback: Callable[..., Any], events: list[dict[str, Any]], 
     assert reading.get("answered_by_canary") == expected["answered_by_canary"], (
         "answered_by_canary: of those requests, how many the canary answered"
     )
-    return f"the rollback, read right: {', '.join(expected['failed_metrics'])} failed"
+    return "the rollback, read right from the event log and the load results"

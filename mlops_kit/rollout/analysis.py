@@ -29,6 +29,8 @@ from mlops_kit.rollout.spec import AnalysisSpec
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 FAILED_OUTCOMES = ("error", "timeout")
 METRICS = ("error_rate", "latency_p99", "prediction_shift")
+CATCHING_METRIC = {"error_slice": "error_rate", "latency": "latency_p99", "prediction_shift": "prediction_shift"}
+"""The metric that must catch each kind of planted fault (``mlops_kit.serving.faults``); others may fail too."""
 MAX_PAIRS = 250_000
 """Above this many canary × stable pairs, the Hodges-Lehmann estimate uses a seeded subsample."""
 

@@ -117,7 +117,7 @@ def reference_fallback(batch: Any, aa_latencies: Any) -> dict[str, Any]:
     p99 = float(np.percentile(aa_latencies, 99))
     above = float(rule_accuracy(batch, "distance_km").idxmax())
     return {
-        "deadline_ms": min(1000, max(300, math.ceil(4 * p99 / 50) * 50)),
+        "deadline_ms": min(1000, max(600, math.ceil(4 * p99 / 50) * 50)),
         "baseline": {"feature": "distance_km", "above": above},
     }
 
