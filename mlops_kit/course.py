@@ -15,6 +15,7 @@ MODULE_IDS: tuple[str, ...] = (
     "04_cicd_gates",
     "05_monitoring",
     "06_consistency",
+    "07_rollout",
 )
 """Module ids in course order: each is its notebook's stem and its artifacts folder's name."""
 
@@ -33,9 +34,8 @@ IMPUTABLE_COLUMNS: tuple[str, ...] = ("prep_time_min", "weather")
 
 
 def module_id(number: int) -> str:
-    """The id of module ``number`` (its two-digit prefix); ValueError naming the known modules otherwise."""
-    valid = isinstance(number, int) and not isinstance(number, bool)
-    found = [name for name in MODULE_IDS if valid and int(name[:2]) == number]
-    if not found:
+    """The id of module ``number`` (1-based); ValueError naming the known modules otherwise."""
+    by_number = {int(module[:2]): module for module in MODULE_IDS}
+    if not isinstance(number, int) or isinstance(number, bool) or number not in by_number:
         raise ValueError(f"no module {number!r}; the course has modules {', '.join(MODULE_IDS)}")
-    return found[0]
+    return by_number[number]

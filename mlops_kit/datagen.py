@@ -6,6 +6,7 @@ shape that answers hard-coded for the shipped one do not fit. Layout of one vari
 
     <out>/data/reference.csv, data/batches/YYYY-MM.csv, data/manifest.json
     <out>/data/services/planted_skew.token (module 6's skewed service, encoded: mlops_kit.scenarios)
+    <out>/data/canary_release.json (module 7: the faulty challenger's fault, which the notebook plants)
     <out>/ledger/defects.csv  (file,row,order_id,defect,column,expected_action)
     <out>/ledger/drift.csv    (month,event,columns,description)
     <out>/ledger/scenarios.json (module 6's planted skew, module 7's canary fault: mlops_kit.scenarios)
@@ -48,7 +49,7 @@ from mlops_kit.domain import (
 )
 from mlops_kit.io import atomic_write_json, atomic_write_text
 from mlops_kit.manifest import ManifestError, read_manifest, verify_manifest, write_manifest
-from mlops_kit.scenarios import SCENARIO_STREAM, SKEW_FIXTURE, draw_scenarios, encode_skew
+from mlops_kit.scenarios import CANARY_RELEASE_FILE, SCENARIO_STREAM, SKEW_FIXTURE, draw_scenarios, encode_skew
 
 GENERATOR_VERSION = "1"
 DATASET_NAME = "orders"
@@ -222,6 +223,7 @@ def generate_variant(variant: int, out_dir: Path, secret: str | None = None, led
     )
     scenarios = draw_scenarios(np.random.default_rng([*variant_seed(variant, secret), SCENARIO_STREAM]))
     atomic_write_text(data_dir / SKEW_FIXTURE, encode_skew(scenarios["skew"]))
+    atomic_write_json(data_dir / CANARY_RELEASE_FILE, {"canary_fault": scenarios["canary_fault"]})
     if not ledger:
         return out_dir
     defects = sorted((row for f in files for row in f.defects), key=lambda r: (r["file"], r["row"]))

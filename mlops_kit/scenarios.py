@@ -93,6 +93,9 @@ CANARY_FAULTS: tuple[CanaryFault, ...] = (
 ERROR_SLICE_ZONES = ("center", "north", "south", "east", "west")
 LATENCY_EXTRA_MS = (120, 250)  # inclusive range of the extra delay per request
 PREDICTION_SHIFT = (0.15, 0.30)  # range of the upward shift of the late probability
+CANARY_RELEASE_FILE = "canary_release.json"
+"""In the data folder: the faulty challenger's build, i.e. its fault (the notebook plants it; the ledger
+keeps the truth). Only the canary's fault is there: module 6's skew stays in the grader's ledger."""
 
 
 def draw_scenarios(rng: np.random.Generator) -> dict[str, Any]:

@@ -61,6 +61,7 @@ REFERENCE_SOLUTIONS: dict[str, tuple[str, ...]] = {
         "mlops_kit.consistency.leakage.split_violations",
         "mlops_kit.consistency.reference",
     ),
+    module_id(7): ("mlops_kit.rollout.reference",),
 }
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "get_ipython"}
 EXERCISE_ID = re.compile(r"-ex(\d+)$")

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from mlops_kit.serving.batcher import MicroBatcher
 from mlops_kit.serving.config import ServiceConfig
+from mlops_kit.serving.faults import apply_fault
 from mlops_kit.serving.features_debug import FeatureTap, add_features_endpoint
 from mlops_kit.serving.metrics import CONTENT_TYPE, ServiceMetrics
 from mlops_kit.serving.model import ServedModel, load_served_model, process_facts
@@ -227,6 +228,8 @@ def create_app(config: ServiceConfig, served: ServedModel | None = None) -> Fast
             ]
             return _problem(request_id, 422, _summary(errors) + " (policy: reject)", errors)
         probabilities = batcher.predict(columns, len(orders)).tolist()
+        if config.fault is not None and (failed := apply_fault(config.fault, columns, probabilities)):
+            return _problem(request_id, 500, failed)  # module 7's planted fault
         metrics.observe_predictions(probabilities)
         threshold = config.threshold
         answers = [

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlops_kit.serving.faults import Fault
 from mlops_kit.serving.skew import SkewSpec
 
 CONFIG_ENV = "MLOPS_SERVICE_CONFIG"
@@ -47,6 +48,7 @@ class ServiceConfig(BaseModel):
     prediction_log_dir: str | None = None  # module 5: a folder for the prediction log (off when None)
     skew: SkewSpec | None = None  # module 6: a planted training/serving skew (off by default)
     debug_features: bool = False  # module 6: POST /features returns the computed feature vectors
+    fault: Fault | None = None  # module 7: a planted fault (serving/faults.py); off unless given
 
     @model_validator(mode="after")
     def _one_selector(self) -> ServiceConfig:

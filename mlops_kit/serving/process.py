@@ -148,8 +148,11 @@ class ServiceProcess:
         workers: int = 1,
         timeout: float = 120.0,
         log_path: str | Path | None = None,
+        entry: str = "mlops_kit.serving",
+        config_env: str = CONFIG_ENV,
     ) -> ServiceProcess:
-        """Start a service for ``config`` (see ``start``)."""
+        """Start a service for ``config`` (see ``start``); ``entry`` is the module run with ``python -m``
+        (module 7's router runs ``mlops_kit.rollout`` the same way) and reads its config from ``config_env``."""
         if workers < 1:
             raise ServiceError(f"workers must be at least 1, got {workers}")
         if timeout <= 0:
@@ -160,7 +163,7 @@ class ServiceProcess:
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
-            CONFIG_ENV: config.model_dump_json(),
+            config_env: config.model_dump_json(),
             FD_ENV: str(sock.fileno()),
             WORKERS_ENV: str(workers),
         }
@@ -173,7 +176,7 @@ class ServiceProcess:
         try:
             with open(log, "ab") as sink:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "mlops_kit.serving"],
+                    [sys.executable, "-m", entry],
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=sink,

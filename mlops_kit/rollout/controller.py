@@ -1,0 +1,254 @@
+"""Run a canary rollout step by step: set the weight, analyse each interval, roll back or promote.
+
+    result = run_rollout(spec, router, stable=stable, canary=canary, tracking=tracking,
+                         stable_version="1", canary_version="4", out_dir=OUT, name="good")
+
+At each step the canary's weight goes up; after ``analysis.interval_s`` the controller reads the calls the
+router recorded over that interval and judges them (``analyze_interval``), writing one decision record
+(``decisions/<name>_NN.json``) and an ``analysis`` event. A pass moves to the next step; an inconclusive
+interval holds the step (``inconclusive_limit`` holds in a row abort: no data never promotes); a failure
+counts, and ``failure_limit`` failures roll back:
+
+1. canary weight 0 at once (``weight`` event), 2. the canary process stopped (``canary_stopped``),
+3. ``champion`` kept on the stable version or moved back to it by module 3's audited ``promote``
+(``alias``), 4. a ``rollback`` event saying why, when the first failed interval began, when the weight
+hit 0 and how many requests came in between.
+
+After the last step passes: weight 100, the canary promoted to ``champion`` (audited), the stable service
+drained and stopped. Fallbacks the router made in an interval are logged as one ``fallback`` event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_kit.io import atomic_write_json
+from mlops_kit.registry.policy import CHAMPION, PromotionPolicy
+from mlops_kit.registry.promotion import current_holder, promote
+from mlops_kit.rollout.analysis import FAIL, INCONCLUSIVE, PASS, analyze_interval
+from mlops_kit.rollout.events import EventLog
+from mlops_kit.rollout.spec import RolloutSpec
+
+if TYPE_CHECKING:
+    from mlops_kit.registry.tracking import Tracking
+    from mlops_kit.rollout.process import RouterProcess
+    from mlops_kit.serving.process import ServiceProcess
+
+ROLLOUT_POLICY = PromotionPolicy(metric="roc_auc", must_beat_champion=False)
+"""The canary analysis is the evidence; the registry still requires lineage and a model card."""
+DRAIN_S = 0.3
+"""How long the old stable service keeps serving requests in flight after the canary took 100 %."""
+EVENTS_FILE = "events.jsonl"
+
+
+@dataclass
+class RolloutResult:
+    """How a rollout ended, its decision records and, for a rollback, the rollback event."""
+
+    name: str
+    outcome: str  # promoted | rolled_back
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    rollback: dict[str, Any] | None = None
+    champion: str | None = None
+
+
+class _Reader:
+    """Reads the router's records interval by interval (each record once)."""
+
+    def __init__(self, router: RouterProcess) -> None:
+        self.router, self.calls, self.answers = router, 0, 0
+        self.answer_times: list[float] = []
+
+    def read(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        found = self.router.observations(self.calls, self.answers)
+        self.calls, self.answers = found["next_calls"], found["next_answers"]
+        self.answer_times.extend(answer["t"] for answer in found["answers"])
+        return found["calls"], found["answers"]
+
+
+def _fallbacks(answers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    degraded = [answer for answer in answers if answer["degraded"]]
+    if not degraded:
+        return None
+    return {
+        "count": len(degraded),
+        "answered_by": dict(Counter(answer["arm"] for answer in degraded)),
+        "reasons": dict(Counter(answer["reason"] for answer in degraded)),
+        "first_t": min(answer["t"] for answer in degraded),
+        "last_t": max(answer["t"] for answer in degraded),
+    }
+
+
+def run_rollout(
+    spec: RolloutSpec,
+    router: RouterProcess,
+    *,
+    stable: ServiceProcess,
+    canary: ServiceProcess,
+    tracking: Tracking,
+    stable_version: str,
+    canary_version: str,
+    out_dir: str | Path,
+    name: str,
+    audit_log: str | Path | None = None,
+) -> RolloutResult:
+    """Run ``spec`` with the router in front of ``stable`` and ``canary`` (see the module docstring)."""
+    out = Path(out_dir)
+    log = EventLog(out / EVENTS_FILE, name)
+    reader = _Reader(router)
+    result = RolloutResult(name, "rolled_back")
+    log.emit(
+        "rollout_started",
+        stable_version=stable_version,
+        canary_version=canary_version,
+        spec=spec.model_dump(mode="json"),
+        rollback_bound_s=spec.rollback_bound_s,
+    )
+    reader.read()  # whatever came before the rollout is not part of any interval
+    failures, first_breach, number = 0, None, 0
+    for step, weight in enumerate(spec.steps, start=1):
+        router.set_weight(weight)
+        log.emit("weight", weight=weight, step=step, reason=f"step {step} of {len(spec.steps)}")
+        holds = 0
+        while True:
+            started = time.time()
+            time.sleep(spec.analysis.interval_s)
+            calls, answers = reader.read()
+            ended = time.time()
+            number += 1
+            decision = analyze_interval(calls, spec.analysis)
+            record = {
+                "rollout": name,
+                "number": number,
+                "step": step,
+                "weight": weight,
+                "interval": {"start": started, "end": ended},
+                "stable_version": stable_version,
+                "canary_version": canary_version,
+                **decision.to_dict(),
+            }
+            atomic_write_json(out / "decisions" / f"{name}_{number:02d}.json", record)
+            result.decisions.append(record)
+            log.emit(
+                "analysis",
+                number=number,
+                step=step,
+                weight=weight,
+                verdict=decision.verdict,
+                why=decision.why,
+                failed_metrics=decision.failed_metrics,
+                samples=decision.samples,
+            )
+            fallbacks = _fallbacks(answers)
+            if fallbacks:
+                log.emit("fallback", step=step, weight=weight, **fallbacks)
+            if decision.verdict == PASS:
+                break
+            if decision.verdict == FAIL:
+                failures += 1
+                first_breach = first_breach if first_breach is not None else started
+                if failures >= spec.analysis.failure_limit:
+                    reason = f"{failures} failed analyses (limit {spec.analysis.failure_limit}): {decision.why}"
+                    _roll_back(
+                        result,
+                        spec,
+                        router,
+                        canary,
+                        tracking,
+                        log,
+                        stable_version,
+                        first_breach,
+                        decision.failed_metrics,
+                        reason,
+                        audit_log,
+                        reader,
+                    )
+                    return result
+            elif decision.verdict == INCONCLUSIVE:
+                holds += 1
+                if holds >= spec.analysis.inconclusive_limit:
+                    reason = f"{holds} inconclusive analyses in a row at step {step}: no data never promotes"
+                    _roll_back(
+                        result,
+                        spec,
+                        router,
+                        canary,
+                        tracking,
+                        log,
+                        stable_version,
+                        started,
+                        [],
+                        reason,
+                        audit_log,
+                        reader,
+                    )
+                    return result
+    router.set_weight(100)
+    log.emit("weight", weight=100, step=len(spec.steps) + 1, reason="every step passed: promotion")
+    promote(
+        tracking,
+        spec.model_name,
+        canary_version,
+        ROLLOUT_POLICY,
+        audit_log=audit_log,
+        reason=f"canary rollout {name!r}: {len(result.decisions)} analyses, every step passed",
+    )
+    log.emit("promotion", version=canary_version, alias=CHAMPION, previous=stable_version)
+    time.sleep(DRAIN_S)
+    stable.stop()
+    log.emit("stable_stopped", version=stable_version)
+    result.outcome, result.champion = "promoted", canary_version
+    log.emit("rollout_finished", outcome=result.outcome, champion=canary_version)
+    return result
+
+
+def _roll_back(
+    result: RolloutResult,
+    spec: RolloutSpec,
+    router: RouterProcess,
+    canary: ServiceProcess,
+    tracking: Tracking,
+    log: EventLog,
+    stable_version: str,
+    breach: float,
+    failed_metrics: list[str],
+    reason: str,
+    audit_log: str | Path | None,
+    reader: _Reader,
+) -> None:
+    router.set_weight(0)
+    zero = time.time()
+    log.emit("weight", weight=0, reason="rollback", t=zero)
+    reader.read()
+    canary.stop()
+    log.emit("canary_stopped", exit_code=canary.process.returncode)
+    holder = current_holder(tracking, spec.model_name, CHAMPION)
+    if holder is None or holder.version != str(stable_version):
+        promote(
+            tracking,
+            spec.model_name,
+            stable_version,
+            ROLLOUT_POLICY,
+            audit_log=audit_log,
+            reason=f"rollback of canary rollout {result.name!r}: {reason}",
+        )
+        log.emit("alias", alias=CHAMPION, version=stable_version, action="moved_back")
+    else:
+        log.emit("alias", alias=CHAMPION, version=stable_version, action="kept")
+    requests = sum(1 for t in reader.answer_times if breach <= t <= zero)
+    result.rollback = log.emit(
+        "rollback",
+        reason=reason,
+        failed_metrics=failed_metrics,
+        first_breach_t=breach,
+        weight_zero_t=zero,
+        seconds_to_weight_zero=round(zero - breach, 3),
+        bound_s=spec.rollback_bound_s,
+        requests_to_weight_zero=requests,
+    )
+    result.champion = str(stable_version)
+    log.emit("rollout_finished", outcome=result.outcome, champion=result.champion)

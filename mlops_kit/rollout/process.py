@@ -1,0 +1,59 @@
+"""Start and stop the router as a real uvicorn process on loopback, and talk to it.
+
+    with RouterProcess.start(config) as router:
+        router.set_weight(10); router.observations(); router.state()["counts"]
+
+A ``ServiceProcess`` underneath (same socket hand-over, process group, ``/ready`` wait and stop),
+running ``python -m mlops_kit.rollout`` instead of the model service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mlops_kit.rollout.router import ROUTER_CONFIG_ENV, RouterConfig
+from mlops_kit.serving.process import LOOPBACK, ServiceProcess
+
+
+class RouterProcess(ServiceProcess):
+    """A running router: ``url``, ``pid``; ``set_weight``, ``observations``, ``state``; ``stop()`` ends it."""
+
+    @classmethod
+    def start_router(
+        cls, config: RouterConfig, *, host: str = LOOPBACK, timeout: float = 60.0, log_path: str | Path | None = None
+    ) -> RouterProcess:
+        """Start the router for ``config`` on a free loopback port; returns once ``/ready`` answers."""
+        router = cls.start_config(
+            config,  # type: ignore[arg-type]
+            host=host,
+            timeout=timeout,
+            log_path=log_path,
+            entry="mlops_kit.rollout",
+            config_env=ROUTER_CONFIG_ENV,
+        )
+        return router  # type: ignore[return-value]
+
+    def set_weight(self, weight: float) -> float:
+        """Set the canary's weight (percent); the weight the router now applies."""
+        answer = httpx.put(f"{self.url}/weight", json={"weight": weight}, timeout=10.0)
+        answer.raise_for_status()
+        return float(answer.json()["weight"])
+
+    def observations(self, calls: int = 0, answers: int = 0) -> dict[str, Any]:
+        """Upstream calls and answers recorded from those list positions on (plus the next positions)."""
+        answer = self.get("/observations", params={"calls": calls, "answers": answers})
+        answer.raise_for_status()
+        return answer.json()
+
+    def state(self) -> dict[str, Any]:
+        """Weight, upstream URLs and the router's own counts."""
+        answer = self.get("/state")
+        answer.raise_for_status()
+        return answer.json()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running() else f"stopped (exit {self.process.returncode})"
+        return f"RouterProcess({self.url}, pid {self.pid}, {state})"
