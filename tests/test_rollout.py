@@ -150,6 +150,22 @@ def test_a_tiny_shift_on_many_samples_passes_thanks_to_the_effect_floor() -> Non
     assert decision.verdict == "pass", decision.why
 
 
+def test_a_few_slow_calls_raise_the_p99_but_do_not_fail_a_model_that_is_not_slower() -> None:
+    """A busy machine or a just-started process gives a canary a few slow calls: p99 up, the model no slower."""
+    spec = load_rollout_spec(spec_dict()).analysis
+    rng = np.random.default_rng(2)
+    stable = _calls("stable", 200, rng)
+    canary = _calls("canary", 40, rng)
+    for call in canary[:3]:
+        call["latency_ms"] += 400.0
+    decision = analyze_interval(stable + canary, spec)
+    latency = decision.metric("latency_p99")
+    assert latency.details["increase_ms"] > spec.max_p99_increase_ms, "the outliers must raise the p99 past its budget"
+    assert latency.verdict == "pass" and decision.verdict == "pass", decision.why
+    slower = analyze_interval(stable + _calls("canary", 40, rng, latency=20.0 + spec.max_p99_increase_ms + 30), spec)
+    assert slower.failed_metrics == ["latency_p99"], slower.why
+
+
 # ------------------------------------------------------------------ real scenarios
 
 

@@ -6,7 +6,9 @@ dict per call: ``arm``, ``outcome``, ``latency_ms``, ``probability``) and return
 - ``error_rate``: errors and timeouts per call; fails when the canary's exceeds the stable arm's by more
   than ``max_error_rate_increase``;
 - ``latency_p99``: fails when the canary's p99 exceeds the stable arm's by more than ``max_p99_increase_ms``
-  (compared at equal sample sizes: the median over seeded resamples, see ``p99_increase``);
+  (compared at equal sample sizes: the median over seeded resamples, see ``p99_increase``) *and* its calls
+  are slower as a whole (Hodges-Lehmann shift of the latencies at least ``min_latency_shift_ms``), so a
+  few slow calls of a busy machine or of a just-started process do not fail a good model;
 - ``prediction_shift``: Mann-Whitney U (scipy) between the arms' predicted probabilities; fails only when
   the p-value is below ``shift_alpha`` *and* the Hodges-Lehmann shift (median of the pairwise differences
   canary − stable) is at least ``min_shift`` in size, so a tiny shift on many samples does not fail.
@@ -120,12 +122,15 @@ def _latency(arms: dict[str, list[Mapping[str, Any]]], spec: AnalysisSpec) -> Me
     if min(v.size for v in latencies.values()) < spec.min_samples:
         return MetricResult("latency_p99", p99["stable"], p99["canary"], limit, INCONCLUSIVE, "too few calls")
     increase = p99_increase(latencies["canary"], latencies["stable"])
-    verdict = FAIL if increase > limit else PASS
+    shift = hodges_lehmann(latencies["canary"], latencies["stable"])
+    verdict = FAIL if increase > limit and shift >= spec.min_latency_shift_ms else PASS
     why = (
         f"canary p99 {p99['canary']:.0f} ms vs stable {p99['stable']:.0f} ms; at equal sample sizes "
-        f"{increase:+.0f} ms (allowed +{limit:g} ms)"
+        f"{increase:+.0f} ms (allowed +{limit:g} ms); calls shifted {shift:+.0f} ms as a whole "
+        f"(a slower model from +{spec.min_latency_shift_ms:g} ms)"
     )
-    return MetricResult("latency_p99", p99["stable"], p99["canary"], limit, verdict, why, {"increase_ms": increase})
+    details = {"increase_ms": increase, "hodges_lehmann_ms": shift}
+    return MetricResult("latency_p99", p99["stable"], p99["canary"], limit, verdict, why, details)
 
 
 def _prediction_shift(arms: dict[str, list[Mapping[str, Any]]], spec: AnalysisSpec) -> MetricResult:
