@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -25,11 +27,13 @@ def decision(metric_passed: bool = False) -> GateDecision:
 def test_exercise_2_wants_the_rules_applied_to_the_evidence(capsys) -> None:
     tolerance = round(2 * SPREAD.std(), 3)
     assert module04.exercise_2(None, None, None, SPREAD, BASELINE, P95).status == "todo"
-    assert module04.exercise_2(tolerance, round(BASELINE, 3), 13, SPREAD, BASELINE, P95).status == "pass"
-    assert module04.exercise_2(0.05, round(BASELINE, 3), 13, SPREAD, BASELINE, P95).status == "fail"
+    budget = math.ceil(module04.LATENCY_FACTOR * P95)
+    assert module04.exercise_2(tolerance, round(BASELINE, 3), budget, SPREAD, BASELINE, P95).status == "pass"
+    assert module04.exercise_2(tolerance, round(BASELINE, 3), budget + 2, SPREAD, BASELINE, P95).status == "fail"
+    assert module04.exercise_2(0.05, round(BASELINE, 3), budget, SPREAD, BASELINE, P95).status == "fail"
     assert "twice the bootstrap spread" in capsys.readouterr().out
-    assert module04.exercise_2(tolerance, 0.6, 13, SPREAD, BASELINE, P95).status == "fail"
-    assert module04.exercise_2(tolerance, round(BASELINE, 3), 12.6, SPREAD, BASELINE, P95).status == "fail"
+    assert module04.exercise_2(tolerance, 0.6, budget, SPREAD, BASELINE, P95).status == "fail"
+    assert module04.exercise_2(tolerance, round(BASELINE, 3), budget - 0.4, SPREAD, BASELINE, P95).status == "fail"
 
 
 def test_exercise_3_wants_every_blocking_check_read_from_the_decision(capsys) -> None:

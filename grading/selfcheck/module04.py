@@ -11,6 +11,8 @@ import numpy as np
 from grading.selfcheck import NotDone, self_check
 
 CASES = 60
+LATENCY_FACTOR = 5
+"""Exercise 2: the latency budget is this many times the champion's single-row p95, rounded up."""
 
 
 @self_check("Exercise 1")
@@ -52,8 +54,8 @@ def exercise_2(
         "FLOOR should be what ranking by distance alone achieves on this batch (baseline_auc), rounded to 3 decimals"
     )
     assert float(budget).is_integer(), "round the latency budget up to a whole millisecond (math.ceil)"
-    assert 3 * champion_p95 <= budget < 3 * champion_p95 + 1, (
-        "LATENCY_BUDGET_MS should be 3 × the champion's p95 (champion_p95), rounded up"
+    assert LATENCY_FACTOR * champion_p95 <= budget < LATENCY_FACTOR * champion_p95 + 1, (
+        f"LATENCY_BUDGET_MS should be {LATENCY_FACTOR} × the champion's p95 (champion_p95), rounded up"
     )
     return "tolerance from the noise, floor from a baseline, budget from a measurement"
 
