@@ -109,6 +109,23 @@ def run_rollout(
         rollback_bound_s=spec.rollback_bound_s,
     )
     reader.read()  # whatever came before the rollout is not part of any interval
+
+    def roll_back(first_breach: float, metrics: list[str], reason: str) -> None:
+        _roll_back(
+            result,
+            spec,
+            router,
+            canary,
+            tracking,
+            log,
+            stable_version,
+            first_breach,
+            metrics,
+            reason,
+            audit_log,
+            reader,
+        )
+
     failures, first_breach, number = 0, None, 0
     for step, weight in enumerate(spec.steps, start=1):
         router.set_weight(weight)
@@ -153,39 +170,13 @@ def run_rollout(
                 first_breach = first_breach if first_breach is not None else started
                 if failures >= spec.analysis.failure_limit:
                     reason = f"{failures} failed analyses (limit {spec.analysis.failure_limit}): {decision.why}"
-                    _roll_back(
-                        result,
-                        spec,
-                        router,
-                        canary,
-                        tracking,
-                        log,
-                        stable_version,
-                        first_breach,
-                        decision.failed_metrics,
-                        reason,
-                        audit_log,
-                        reader,
-                    )
+                    roll_back(first_breach, decision.failed_metrics, reason)
                     return result
             elif decision.verdict == INCONCLUSIVE:
                 holds += 1
                 if holds >= spec.analysis.inconclusive_limit:
                     reason = f"{holds} inconclusive analyses in a row at step {step}: no data never promotes"
-                    _roll_back(
-                        result,
-                        spec,
-                        router,
-                        canary,
-                        tracking,
-                        log,
-                        stable_version,
-                        started,
-                        [],
-                        reason,
-                        audit_log,
-                        reader,
-                    )
+                    roll_back(started, [], reason)
                     return result
     router.set_weight(100)
     log.emit("weight", weight=100, step=len(spec.steps) + 1, reason="every step passed: promotion")
