@@ -18,6 +18,13 @@ import pandas as pd
 import pytest
 
 MODEL = "late-delivery"
+SERVING_MARKS = [
+    pytest.mark.xdist_group("serving"),  # one process builds the registry and runs the services
+    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
+]
+"""The ``pytestmark`` of every test file that uses this module's registry and starts services."""
+START_TIMEOUT = 300
+"""Seconds a service may take to be ready: a loaded 2-core machine imports sklearn and mlflow slowly."""
 
 
 @dataclass(frozen=True)

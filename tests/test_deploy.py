@@ -22,13 +22,10 @@ from mlops_kit.serving import ServiceProcess
 
 registry = serving_support.registry  # the shared fixtures (built once per test process)
 tracking = serving_support.tracking
-pytestmark = [
-    pytest.mark.xdist_group("serving"),
-    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
-]
+pytestmark = serving_support.SERVING_MARKS
 # The latency budget is generous: the tests judge deploy's steps, not this (shared, loaded) machine's speed.
 GATE = {"latency_p95_ms": 5000, "latency_samples": 20, "behaviour_cases": 50}
-START_TIMEOUT = 300
+START_TIMEOUT = serving_support.START_TIMEOUT
 
 
 @pytest.fixture

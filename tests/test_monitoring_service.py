@@ -27,11 +27,8 @@ from mlops_kit.serving import ServiceConfig, ServiceProcess, orders_json
 
 registry = serving_support.registry
 tracking = serving_support.tracking
-pytestmark = [
-    pytest.mark.xdist_group("serving"),
-    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
-]
-START_TIMEOUT = 300
+pytestmark = serving_support.SERVING_MARKS
+START_TIMEOUT = serving_support.START_TIMEOUT
 
 
 @pytest.fixture(scope="module")

@@ -40,11 +40,8 @@ from mlops_kit.serving.faults import Fault
 
 registry = serving_support.registry
 tracking = serving_support.tracking
-pytestmark = [
-    pytest.mark.xdist_group("serving"),
-    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
-]
-START_TIMEOUT = 300
+pytestmark = serving_support.SERVING_MARKS
+START_TIMEOUT = serving_support.START_TIMEOUT
 FAULTS = {
     "error_slice": ({"kind": "error_slice", "city_zone": "center"}, "error_rate"),
     "latency": ({"kind": "latency", "extra_ms": 250}, "latency_p99"),

@@ -33,11 +33,8 @@ from mlops_kit.serving.batcher import MicroBatcher
 
 registry = serving_support.registry  # the shared fixtures (built once per test process)
 tracking = serving_support.tracking
-pytestmark = [
-    pytest.mark.xdist_group("serving"),  # one process builds the registry and runs the services
-    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
-]
-START_TIMEOUT = 300  # a loaded 2-core machine imports sklearn and mlflow slowly
+pytestmark = serving_support.SERVING_MARKS
+START_TIMEOUT = serving_support.START_TIMEOUT
 
 
 @pytest.fixture(scope="module")
