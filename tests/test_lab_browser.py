@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser_support import chromium, chromium_path, free_port
@@ -49,6 +50,38 @@ def _processes_mentioning(text: str) -> list[str]:
             if text in cmdline:
                 found.append(f"{entry.name}: {cmdline.strip()}")
     return found
+
+
+def _run_all_cells(page: Any) -> None:
+    """Run > Run All Cells, as a learner does; once more if no cell started (the menu item was not ready)."""
+    started = (
+        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+        ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"
+    )
+    for attempt in range(2):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        item = page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel", has_text="Run All Cells")
+        item.first.click(timeout=30_000)
+        try:
+            page.wait_for_function(started, timeout=30_000)
+            return
+        except Exception:
+            if attempt:
+                raise AssertionError(f"Run All Cells started no cell: {_diagnosis(page)}") from None
+            page.keyboard.press("Escape")
+
+
+def _diagnosis(page: Any) -> str:
+    """What the page shows: prompts, kernel status and the text of any error output."""
+    return page.evaluate(
+        "() => JSON.stringify({"
+        " prompts: [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim()),"
+        " kernel: [...document.querySelectorAll('.jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus')]"
+        "   .map(e => e.getAttribute('title') || e.textContent),"
+        " errors: [...document.querySelectorAll(\"[data-mime-type='application/vnd.jupyter.error']\")]"
+        "   .map(e => e.textContent.slice(0, 500)),"
+        " dialogs: [...document.querySelectorAll('.jp-Dialog')].map(e => e.textContent.slice(0, 300))})"
+    )
 
 
 def test_make_lab_runs_notebook_one_with_the_course_kernel(tmp_path: Path) -> None:
@@ -104,9 +137,14 @@ def test_make_lab_runs_notebook_one_with_the_course_kernel(tmp_path: Path) -> No
             )
             assert kernel.inner_text().strip() == KERNEL_DISPLAY_NAME
             page.locator(".jp-Toolbar-kernelStatus, .jp-Notebook-ExecutionIndicator").first.wait_for(timeout=30_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            page.get_by_text("not done yet").first.wait_for(timeout=RUN_TIMEOUT_MS)
+            _run_all_cells(page)
+            try:  # in the DOM's text: JupyterLab may skip painting cells outside the viewport
+                page.wait_for_function(
+                    "() => document.querySelector('.jp-Notebook').textContent.includes('not done yet')",
+                    timeout=RUN_TIMEOUT_MS,
+                )
+            except Exception as error:
+                raise AssertionError(f"no self-check message after Run All: {_diagnosis(page)}") from error
             # every code cell ran: each prompt shows an execution number, none is queued or blank
             page.wait_for_function(
                 "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
