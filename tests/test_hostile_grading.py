@@ -305,8 +305,8 @@ def test_memory_disk_and_processes_are_capped(tmp_path: Path) -> None:
 
 REFERENCE_ANSWERS = {  # a submission of imports alone, each spelled differently
     "m01-ex1": "from mlops_kit.validation import reference_rules as r\n"
-    "def future_timestamp_flags(orders, cutoff):\n"
-    "    return r(cutoff).row_checks[0].flags(orders)",
+    "def future_timestamp_check(cutoff):\n"
+    "    return r(cutoff).column_checks['created_at'][0]",
     "m01-ex2": "import importlib\n"
     "MISSING_POLICY = dict(importlib.import_module('mlops_kit.validation').reference_rules(period_end).missing_policy)",
     "m01-ex3": "import mlops_kit.validation.rules as v\n"

@@ -35,7 +35,7 @@ def _learner_rules(data: Path) -> ValidationRules:
     """Not the reference: weather gaps imputed, prep-time gaps rejected, no outlier rule."""
     cutoff = file_period(data, "reference")[1]
     return ValidationRules(
-        missing_policy={"weather": Impute("most_frequent")}, row_checks=reference_rules(cutoff).row_checks
+        missing_policy={"weather": Impute("most_frequent")}, column_checks=reference_rules(cutoff).column_checks
     )
 
 

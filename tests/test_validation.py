@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 
 from mlops_kit.domain import RAW_COLUMN_NAMES, RAW_COLUMNS
@@ -409,6 +410,55 @@ def test_row_check_on_unknown_column_or_bad_defect_code() -> None:
         validate(good_orders(), ValidationRules({}, row_checks=[RowCheck("c", "basket", "x", lambda f: None)]))
     with pytest.raises(ValidationInputError, match="defect must be a code"):
         validate(good_orders(), ValidationRules({}, row_checks=[RowCheck("c", "basket_size", "a;b", lambda f: None)]))
+
+
+# --- column checks (pandera) ------------------------------------------------------------------
+
+
+def column_rules(*checks) -> ValidationRules:
+    """Reference policy, with ``checks`` as the only column checks of basket_size."""
+    return ValidationRules(RULES.missing_policy, column_checks={"basket_size": list(checks)})
+
+
+def test_a_pandera_column_check_quarantines_the_rows_it_fails_under_its_error_code() -> None:
+    raw = orders(order(1, basket_size="40"), order(2, basket_size="3"), order(3, basket_size=None))
+    rules = ValidationRules(
+        {"basket_size": Impute("median")}, column_checks={"basket_size": [pa.Check.less_than(30, error="big_basket")]}
+    )
+    result = validate(raw, rules)
+    assert reasons_of(result) == {0: "big_basket:basket_size"}, "a missing value is not a failure (pandera ignores NA)"
+    assert check(result, "big_basket", "basket_size")["examples"] == [{"source_row": 0, "value": "40"}]
+
+
+def test_the_reference_future_check_is_a_pandera_check_with_an_exclusive_cutoff() -> None:
+    (future,) = RULES.column_checks["created_at"]
+    assert isinstance(future, pa.Check) and future.error == "future_timestamp"
+    raw = orders(order(1, created_at="2025-07-31 23:59:59"), order(2, created_at="2025-08-01 00:00:00"))
+    assert reasons_of(validate(raw, RULES)) == {1: "future_timestamp:created_at"}
+
+
+def test_a_column_check_given_as_none_is_skipped_and_reported() -> None:
+    result = validate(good_orders(), column_rules(None))
+    assert result.quarantine.empty
+    (skipped,) = result.report["skipped_checks"]
+    assert skipped["column"] == "basket_size" and "not implemented" in skipped["message"]
+
+
+@pytest.mark.parametrize(
+    ("checks", "message"),
+    [
+        ({"basket": [pa.Check.less_than(30, error="big")]}, "unknown column 'basket'"),
+        ({"basket_size": pa.Check.less_than(30, error="big")}, "must be a list of checks"),
+        ({"basket_size": [lambda s: s < 30]}, "must be a pandera Check"),
+        ({"basket_size": [pa.Check.less_than(30)]}, "give the check error='<defect code>'"),
+        ({"basket_size": [pa.Check(lambda s: s.no_such_attribute < 3, error="big")]}, "'big' on column 'basket_size'"),
+        ({"basket_size": [pa.Check(lambda s: s < "thirty", error="big")]}, "failed to run"),
+    ],
+)
+def test_a_broken_column_check_raises_naming_the_column_and_check(checks, message: str) -> None:
+    with pytest.raises(ValidationInputError) as error:
+        validate(good_orders(), ValidationRules(RULES.missing_policy, column_checks=checks))
+    assert message in str(error.value)
 
 
 # --- data version, artifacts, report ----------------------------------------------------------

@@ -11,29 +11,43 @@ from grading.selfcheck import NotDone, self_check
 from mlops_kit.course import IMPUTABLE_COLUMNS as IMPUTABLE
 from mlops_kit.course import PREP_TIME_LIMIT_MIN
 from mlops_kit.domain import RAW_COLUMNS, raw_column
+from mlops_kit.validation.defects import FUTURE_TIMESTAMP
 
 ANSWER_KEYS = ("most_quarantined_column", "duplicate_id_rows", "prep_time_fill_value")
 
 
 @self_check("Exercise 1")
-def exercise_1(future_flags: Callable[[pd.DataFrame, pd.Timestamp], Any]) -> str:
-    """Does the function flag orders created at or after the cut-off, and nothing else?"""
+def exercise_1(future_check: Callable[[pd.Timestamp], Any]) -> str:
+    """Does the pandera check fail orders created at or after the cut-off, and nothing else?"""
+    import pandera.pandas as pa
+
     cutoff = pd.Timestamp("2025-07-01")
-    orders = pd.DataFrame(
-        {"created_at": pd.to_datetime(["2025-06-30 23:59:59", "2025-07-01 00:00:00", "2026-03-02 10:00:00", None])}
+    check = future_check(cutoff)
+    if check is None:
+        raise NotDone("the function returns None; return a pandera Check (pa.Check(...)) for created_at")
+    assert isinstance(check, pa.Check), f"return a pandera Check (pa.Check(...)), not {type(check).__name__}"
+    assert check.error == FUTURE_TIMESTAMP, (
+        f"give the check error={FUTURE_TIMESTAMP!r}: that code names the defect in the quarantine reasons "
+        f"(got error={check.error!r})"
     )
-    flags = future_flags(orders, cutoff)
-    if flags is None:
-        raise NotDone("the function returns None; return a boolean Series, True for future orders")
-    assert isinstance(flags, pd.Series), f"return a pandas Series of booleans, not {type(flags).__name__}"
-    assert len(flags) == len(orders), f"return one flag per order: got {len(flags)} for {len(orders)} orders"
-    expected = [False, True, True, False]
-    got = [bool(value) for value in flags.fillna(False)]
-    assert got == expected, (
+    times = ["2025-06-30 23:59:59", "2025-07-01 00:00:00", "2026-03-02 10:00:00", None]
+    orders = pd.DataFrame({"created_at": pd.to_datetime(times)})
+    schema = pa.DataFrameSchema({"created_at": pa.Column("datetime64[ns]", checks=[check], nullable=True)})
+    try:
+        schema.validate(orders, lazy=True)
+        failed: list[int] = []
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        raised = cases.loc[cases["index"].isna(), "failure_case"].tolist()
+        assert not raised, f"the check raised instead of answering: {raised[0]}"
+        failed = sorted(int(row) for row in cases["index"].dropna())
+    expected = [1, 2]
+    assert failed == expected, (
         f"for created_at 23:59:59 the day before the cut-off, exactly the cut-off, a year later and missing "
-        f"you returned {got}; expected {expected} (the period end is exclusive; a missing time is not 'future')"
+        f"your check failed rows {failed} (0-3); expected {expected} (the period end is exclusive; a missing time "
+        "is not 'future': another rule handles it)"
     )
-    return "future orders are flagged, including one exactly at the cut-off"
+    return "future orders fail the check, including one exactly at the cut-off"
 
 
 @self_check("Exercise 2")

@@ -1,17 +1,21 @@
-"""Custom row checks: a learner's (or the course's) own rule, run on the typed frame.
+"""Custom checks: a learner's (or the course's) own rules, beyond what the domain declares.
 
-``flags`` gets a copy of the typed frame and returns a boolean Series, True where the row
-fails. A check whose ``flags`` returns None is "not implemented yet": it is skipped and
-reported, so a notebook with unfinished exercises still runs from top to bottom.
+Two forms. A **column check** is a pandera ``Check`` on one column (``ValidationRules.column_checks``):
+it joins the order schema, its ``error`` is the defect code of the rows it fails, and pandera's lazy
+validation runs it with the domain's checks. A **row check** (``RowCheck``) is a function of the whole
+typed frame returning a boolean Series, True where the row fails. A column check given as None, or a row
+check whose ``flags`` returns None, is "not implemented yet": it is skipped and reported, so a notebook
+with unfinished exercises still runs from top to bottom.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pandera.pandas as pa
 
 from mlops_kit.domain import RAW_COLUMN_NAMES
 from mlops_kit.validation.defects import REASON_SEPARATOR, Finding
@@ -57,6 +61,45 @@ def check_row_checks(checks: Sequence[Any]) -> None:
             )
         if not callable(check.flags):
             raise ValidationInputError(f"row check {check.name!r}: flags must be a function of the typed frame")
+
+
+def check_column_checks(column_checks: Any) -> None:
+    """ValidationInputError unless ``column_checks`` maps known columns to lists of pandera checks (or None)."""
+    if not isinstance(column_checks, Mapping):
+        raise ValidationInputError(f"column_checks must be a dict of column -> list of checks, got {column_checks!r}")
+    for column, checks in column_checks.items():
+        if column not in RAW_COLUMN_NAMES:
+            raise ValidationInputError(
+                f"column_checks names unknown column {column!r}; known columns: {', '.join(RAW_COLUMN_NAMES)}"
+            )
+        if not isinstance(checks, (list, tuple)):
+            raise ValidationInputError(f"column_checks[{column!r}] must be a list of checks, got {checks!r}")
+        for position, check in enumerate(checks):
+            where = f"column_checks[{column!r}][{position}]"
+            if check is None:
+                continue
+            if not isinstance(check, pa.Check):
+                raise ValidationInputError(f"{where} must be a pandera Check (pa.Check(...)), got {check!r}")
+            if not isinstance(check.error, str) or not check.error.isidentifier():
+                raise ValidationInputError(
+                    f"{where}: give the check error='<defect code>', a code like 'future_timestamp' that names "
+                    f"the defect in the quarantine reasons (letters, digits, underscores), got error={check.error!r}"
+                )
+
+
+def declared_column_checks(column_checks: Mapping[str, Sequence[Any]]) -> dict[str, list[pa.Check]]:
+    """The column checks that are written (None entries left out), per column."""
+    return {column: [check for check in checks if check is not None] for column, checks in column_checks.items()}
+
+
+def skipped_column_checks(column_checks: Mapping[str, Sequence[Any]]) -> list[SkippedCheck]:
+    """One skip per column check given as None (an exercise not done yet)."""
+    return [
+        SkippedCheck(f"column_checks[{column!r}][{position}]", column, "", "not implemented yet: the check is None")
+        for column, checks in column_checks.items()
+        for position, check in enumerate(checks)
+        if check is None
+    ]
 
 
 def run_row_check(check: RowCheck, typed: pd.DataFrame) -> Finding | SkippedCheck:

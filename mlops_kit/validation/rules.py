@@ -1,4 +1,4 @@
-"""ValidationRules: the missing-value policy, outlier rules and row checks, as one value.
+"""ValidationRules: the missing-value policy, outlier rules, column checks and row checks, as one value.
 
 Also the course's reference rules, which the solution notebook and later modules use.
 """
@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import pandera.pandas as pa
 
 from mlops_kit.course import IMPUTABLE_COLUMNS, PREP_TIME_LIMIT_MIN
 from mlops_kit.domain import TIMESTAMP_COLUMN, raw_column
-from mlops_kit.validation.checks import RowCheck, check_row_checks
+from mlops_kit.validation.checks import RowCheck, check_column_checks, check_row_checks
 from mlops_kit.validation.defects import FUTURE_TIMESTAMP
 from mlops_kit.validation.errors import ValidationInputError
 from mlops_kit.validation.outliers import OutlierRule, check_outlier_rules
@@ -24,11 +25,15 @@ REFERENCE_PREP_TIME_LIMIT_MIN = PREP_TIME_LIMIT_MIN
 
 @dataclass(frozen=True)
 class ValidationRules:
-    """What to do with missing values (unlisted columns: Reject), outliers and custom checks."""
+    """What to do with missing values (unlisted columns: Reject), outliers and custom checks.
+
+    ``column_checks`` maps a column to pandera checks that join the order schema (see ``checks``).
+    """
 
     missing_policy: Mapping[str, MissingAction]
     outlier_rules: Sequence[OutlierRule] = field(default=())
     row_checks: Sequence[RowCheck] = field(default=())
+    column_checks: Mapping[str, Sequence[pa.Check | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Store the rule lists as tuples, so a list given by hand cannot change later."""
@@ -36,6 +41,12 @@ class ValidationRules:
             value = getattr(self, name)
             if isinstance(value, (list, tuple)):
                 object.__setattr__(self, name, tuple(value))
+        if isinstance(self.column_checks, Mapping):
+            frozen = {
+                column: tuple(checks) if isinstance(checks, (list, tuple)) else checks
+                for column, checks in self.column_checks.items()
+            }
+            object.__setattr__(self, "column_checks", frozen)
 
 
 def check_rules(rules: Any) -> None:
@@ -45,6 +56,7 @@ def check_rules(rules: Any) -> None:
     check_missing_policy(rules.missing_policy)
     check_outlier_rules(_as_sequence(rules.outlier_rules, "outlier_rules"))
     check_row_checks(_as_sequence(rules.row_checks, "row_checks"))
+    check_column_checks(rules.column_checks)
 
 
 def reference_rules(cutoff: pd.Timestamp) -> ValidationRules:
@@ -64,15 +76,13 @@ def reference_rules(cutoff: pd.Timestamp) -> ValidationRules:
                 reason=f"prep times above {REFERENCE_PREP_TIME_LIMIT_MIN:g} min are data-entry errors",
             ),
         ),
-        row_checks=(
-            RowCheck(
-                FUTURE_TIMESTAMP,
-                TIMESTAMP_COLUMN,
-                FUTURE_TIMESTAMP,
-                lambda orders: orders[TIMESTAMP_COLUMN] >= limit,
-            ),
-        ),
+        column_checks={TIMESTAMP_COLUMN: (future_timestamp_check(limit),)},
     )
+
+
+def future_timestamp_check(cutoff: pd.Timestamp) -> pa.Check:
+    """The reference check of ``created_at``: an order created at or after ``cutoff`` fails it."""
+    return pa.Check(lambda created_at: created_at < cutoff, error=FUTURE_TIMESTAMP)
 
 
 def _imputation(name: str) -> Impute:

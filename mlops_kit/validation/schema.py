@@ -7,7 +7,7 @@ its defect code as its pandera ``error``, so the failure cases name the defect d
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 
 import pandas as pd
@@ -21,6 +21,7 @@ from mlops_kit.validation.defects import (
     UNKNOWN_CATEGORY,
     Finding,
 )
+from mlops_kit.validation.errors import ValidationInputError
 from mlops_kit.validation.parse import KIND_DTYPES
 
 _PANDERA_DEFECTS = {"not_nullable": MISSING_REQUIRED, "field_uniqueness": DUPLICATE_ID}
@@ -37,6 +38,12 @@ def _order_schema(nullable: frozenset[str]) -> pa.DataFrameSchema:
     """Cached body of ``order_schema`` (the schema is immutable once built)."""
     columns = {column.name: column_schema(column, column.name in nullable) for column in RAW_COLUMNS}
     return pa.DataFrameSchema(columns, strict=True, ordered=True, name="orders")
+
+
+def with_column_checks(schema: pa.DataFrameSchema, checks: Mapping[str, Sequence[pa.Check]]) -> pa.DataFrameSchema:
+    """``schema`` with ``checks`` added to their columns, after the domain's own checks."""
+    extra = {column: {"checks": [*schema.columns[column].checks, *added]} for column, added in checks.items() if added}
+    return schema.update_columns(extra) if extra else schema
 
 
 def column_schema(column: RawColumn, nullable: bool) -> pa.Column:
@@ -88,6 +95,13 @@ def _failure_cases(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFr
     else:
         return pd.DataFrame({"column": [], "defect": [], "index": []})
     cases = cases.assign(defect=cases["check"].replace(_PANDERA_DEFECTS))
+    raised = cases.loc[cases["index"].isna() & cases["schema_context"].eq("Column")]
+    if len(raised):  # a check that raised (or returned no booleans) has one case: its exception, no row
+        first = raised.iloc[0]
+        raise ValidationInputError(
+            f"the check {first['check']!r} on column {first['column']!r} failed to run: {first['failure_case']} "
+            "(a column check gets the column as a pandas Series and returns a boolean Series, True where valid)"
+        )
     declared = {defect for defect, _ in declared_defects(schema)}
     unexpected = cases.loc[~cases["defect"].isin(declared)]
     if len(unexpected):

@@ -1,7 +1,7 @@
 """``validate``: raw orders in; clean rows, quarantined rows, a report and a data version out.
 
 The order of work: check the input, parse every cell, run the pandera schema lazily on the
-typed frame, apply outlier rules and row checks, quarantine every row with a reason, then
+typed frame (the domain's checks and the rules' column checks), apply outlier rules and row checks, quarantine every row with a reason, then
 fill the allowed gaps of the clean rows from their own valid values.
 """
 
@@ -12,7 +12,12 @@ from typing import Any
 import pandas as pd
 
 from mlops_kit.domain import RAW_COLUMNS
-from mlops_kit.validation.checks import SkippedCheck, run_row_check
+from mlops_kit.validation.checks import (
+    SkippedCheck,
+    declared_column_checks,
+    run_row_check,
+    skipped_column_checks,
+)
 from mlops_kit.validation.defects import (
     IMPOSSIBLE_VALUE,
     MISSING_IMPUTABLE,
@@ -30,7 +35,7 @@ from mlops_kit.validation.quarantine import quarantine_frame, row_reasons
 from mlops_kit.validation.report import build_report
 from mlops_kit.validation.result import ValidationResult
 from mlops_kit.validation.rules import ValidationRules, check_rules
-from mlops_kit.validation.schema import order_schema, schema_findings
+from mlops_kit.validation.schema import order_schema, schema_findings, with_column_checks
 from mlops_kit.validation.version import SOURCE_ROW, data_version
 
 
@@ -71,7 +76,8 @@ def _findings(parsed: ParsedFrame, rules: ValidationRules) -> tuple[list[Finding
         if column.kind in PARSED_KINDS
     ]
     findings += [Finding(MISSING_IMPUTABLE, name, parsed.missing[name]) for name in imputed]
-    findings += schema_findings(parsed.typed, order_schema(nullable=imputed), parsed.wrong_type)
+    schema = with_column_checks(order_schema(nullable=imputed), declared_column_checks(rules.column_checks))
+    findings += schema_findings(parsed.typed, schema, parsed.wrong_type)
     impossible = {finding.column: finding.failed for finding in findings if finding.defect == IMPOSSIBLE_VALUE}
     no_rows = pd.Series(False, index=parsed.typed.index)
     findings += [
@@ -79,7 +85,8 @@ def _findings(parsed: ParsedFrame, rules: ValidationRules) -> tuple[list[Finding
     ]
     outcomes = [run_row_check(check, parsed.typed) for check in rules.row_checks]
     findings += [outcome for outcome in outcomes if isinstance(outcome, Finding)]
-    return merge_findings(findings), [outcome for outcome in outcomes if isinstance(outcome, SkippedCheck)]
+    skipped = skipped_column_checks(rules.column_checks)
+    return merge_findings(findings), skipped + [outcome for outcome in outcomes if isinstance(outcome, SkippedCheck)]
 
 
 def _unfillable(parsed: ParsedFrame, findings: list[Finding], fills: dict[str, Any]) -> list[Finding]:
