@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     _secret_option(grade)
     grade.add_argument("--hide", action="append", type=Path, default=[], help="a folder the notebook must not see")
     grade.add_argument(
+        "--upstream-cache", type=Path, default=None, help="where the reference upstream is cached (default: in --out)"
+    )
+    grade.add_argument(
         "--module", action="append", default=[], help="grade only this module (id, number or file name); repeatable"
     )
 
@@ -142,6 +145,7 @@ def _grade(args: argparse.Namespace) -> int:
         hidden=tuple(args.hide),
         only=tuple(args.module),
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        upstream_cache=args.upstream_cache,
     )
     print(render_markdown(result.card))
     print(f"scorecard: {result.json_path} and {result.markdown_path}")

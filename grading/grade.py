@@ -30,6 +30,7 @@ from grading.secret import GradingSecret, resolve_secret
 from grading.steps.clear_outputs import clear_outputs
 from grading.steps.reference_use import ReferenceUse, exercise_number, find_reference_use, flagged_exercises
 from grading.steps.restore_locked import restore_locked
+from grading.upstream import FIRST_SEEDED_MODULE, module_number, reference_upstream, seed_sandbox
 from mlops_kit.course import DEFAULT_CELL_TIMEOUT_S
 from mlops_kit.datagen import DATA_FOLDER, ensure_variant, generate_variant
 
@@ -108,11 +109,14 @@ def grade_submission(
     hidden: Sequence[Path] = (),
     only: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
+    upstream_cache: Path | None = None,
 ) -> GradeResult:
     """Grade every module present in ``submission`` (or ``only`` these) and write the scorecard into ``out_dir``.
 
     ``hidden`` folders (besides ``out_dir`` and the submission) look empty to the notebook:
     a cohort's output and submissions, say. ``progress`` gets one line per module as it goes.
+    ``upstream_cache`` holds the reference upstream built for the graded data (``grading.upstream``;
+    default: inside ``out_dir``); a cohort's graders share one.
     """
     if variant < 0:
         raise GradingInputError(f"--variant must be 0 or more, got {variant}")
@@ -124,10 +128,16 @@ def grade_submission(
     report = progress or (lambda line: None)
     with tempfile.TemporaryDirectory(prefix="grading-variants-") as private:
         data_only = generate_variant(variant, Path(private) / "data-only", secret.value, ledger=False)
+        upstream = None
+        if any(module_number(module) >= FIRST_SEEDED_MODULE for module in notebooks):
+            report("building the reference upstream (modules 2-3) for the graded data, once")
+            upstream = reference_upstream(data_only / DATA_FOLDER, variant, upstream_cache or out_dir / "upstream")
         runs = []
         for position, (module, path) in enumerate(notebooks.items(), start=1):
             report(f"[{position}/{len(notebooks)}] {module}: running the notebook in its sandbox")
-            runs.append(run_module(module, path, released_dir, data_only / DATA_FOLDER, variant, out_dir, jail))
+            runs.append(
+                run_module(module, path, released_dir, data_only / DATA_FOLDER, variant, out_dir, jail, upstream)
+            )
             report(f"[{position}/{len(notebooks)}] {module}: {runs[-1].outcome.status} ({runs[-1].outcome.seconds} s)")
         variant_dir = ensure_variant(variant, Path(private), secret.value)  # the ledger: only now
         modules = {}
@@ -211,8 +221,12 @@ def run_module(
     variant: int,
     out_dir: Path,
     jail: Jail,
+    upstream: Path | None = None,
 ) -> ModuleRun:
     """Execute one module's notebook in a fresh sandbox holding a copy of the graded data.
+
+    With ``upstream``, the sandbox's artifacts start with the reference artifacts of the modules before
+    this one (``grading.upstream``), which the notebook would otherwise rebuild itself.
 
     When an exercise breaks the run, it is replaced by its released stub and the notebook runs
     again, so the broken exercise costs its own points only (``broken`` notes say which and why;
@@ -224,7 +238,7 @@ def run_module(
     try:
         submitted = read_submitted(notebook_path)
     except NotebookError as error:
-        _fresh_sandbox(sandbox, data_dir)
+        _fresh_sandbox(sandbox, data_dir, None, module)
         outcome = ExecutionOutcome("not_run", f"not graded: {error}", 0.0, "")
         return ModuleRun(module, sandbox, outcome, [], str(error))
     merged, restore_report = restore_locked(official, submitted)
@@ -232,7 +246,9 @@ def run_module(
     uses = find_reference_use(module, merged)
     stubs = {cell.id: cell.source for cell in official.cells if exercise_number(cell) is not None}
     why: dict[int, str] = {}
-    outcome, isolation, removed = _execute_once(merged, notebook_path.name, sandbox, data_dir, variant, jail)
+    outcome, isolation, removed = _execute_once(
+        merged, notebook_path.name, sandbox, data_dir, variant, jail, (upstream, module)
+    )
     while not outcome.ok:
         candidates = exercises_to_blame(merged, outcome.cell_id, stubs)
         if not candidates:
@@ -243,7 +259,7 @@ def run_module(
         stopped = _position(merged, outcome.cell_id)
         for culprit in candidates:  # nearest first; keep the first stub that gets the run past where it stopped
             trial = _with_stub(merged, culprit, stubs[culprit])
-            attempt = _execute_once(trial, notebook_path.name, sandbox, data_dir, variant, jail)
+            attempt = _execute_once(trial, notebook_path.name, sandbox, data_dir, variant, jail, (upstream, module))
             if attempt[0].ok or _position(trial, attempt[0].cell_id) > stopped or culprit == candidates[-1]:
                 break
         number = exercise_number(next(cell for cell in merged.cells if cell.get("id") == culprit)) or 0
@@ -257,17 +273,19 @@ def run_module(
     return ModuleRun(module, sandbox, outcome, notes + removed, None, isolation, uses, tampered, why)
 
 
-def _fresh_sandbox(sandbox: Path, data_dir: Path) -> None:
+def _fresh_sandbox(sandbox: Path, data_dir: Path, upstream: Path | None, module: str) -> None:
     shutil.rmtree(sandbox, ignore_errors=True)
     (sandbox / "artifacts").mkdir(parents=True)
     shutil.copytree(data_dir, sandbox / "data")
+    if upstream is not None and module_number(module) >= FIRST_SEEDED_MODULE:
+        seed_sandbox(upstream, sandbox / "artifacts", module_number(module))
 
 
 def _execute_once(
-    notebook: Any, name: str, sandbox: Path, data_dir: Path, variant: int, jail: Jail
+    notebook: Any, name: str, sandbox: Path, data_dir: Path, variant: int, jail: Jail, seed: tuple[Path | None, str]
 ) -> tuple[ExecutionOutcome, dict[str, Any], list[str]]:
-    """One run in a fresh sandbox: (outcome, isolation applied, notes on entries removed afterwards)."""
-    _fresh_sandbox(sandbox, data_dir)
+    """One run in a fresh sandbox (seeded with ``seed``: upstream, module): outcome, isolation, removal notes."""
+    _fresh_sandbox(sandbox, data_dir, *seed)
     input_path = write_notebook(clear_outputs(notebook), sandbox / name)
     parameters = {"DATA_DIR": str(sandbox / "data"), "ARTIFACTS_DIR": str(sandbox / "artifacts"), "VARIANT": variant}
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)

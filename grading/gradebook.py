@@ -38,6 +38,8 @@ from mlops_kit.datagen import secret_fingerprint
 from mlops_kit.io import atomic_write_json, atomic_write_text
 
 ROW_FILE = "row.json"
+UPSTREAM_FOLDER = ".upstream"
+"""In the gradebook's folder: the reference upstream of the graded data, shared by every learner's grader."""
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # uncompressed, per submission
 JOB_SLACK_SECONDS = 600.0
 INFRA_RETRIES = 2
@@ -60,6 +62,7 @@ class Job:
     hidden: tuple[str, ...]
     key: str
     secret: str
+    upstream_cache: str = ""  # shared by the cohort's graders: the reference upstream is built once
 
 
 def learner_submissions(cohort: Path) -> dict[str, Path]:
@@ -159,6 +162,7 @@ def grade_job(job: Job) -> dict[str, Any]:
         "--memory-mb",
         str(job.memory_mb),
         *[argument for folder in job.hidden for argument in ("--hide", folder)],
+        *(["--upstream-cache", job.upstream_cache] if job.upstream_cache else []),
     ]
     # the secret never goes on the command line, where ps would show it
     env = {**os.environ, SECRET_ENV: job.secret, DIE_WITH_PARENT_ENV: "1"}
@@ -266,7 +270,18 @@ def grade_cohort(
             continue
         folder = str(out_dir / learner)
         jobs.append(
-            Job(learner, str(submission), folder, variant, cell_timeout, limits.memory_mb, hidden, key, secret.value)
+            Job(
+                learner,
+                str(submission),
+                folder,
+                variant,
+                cell_timeout,
+                limits.memory_mb,
+                hidden,
+                key,
+                secret.value,
+                str(out_dir / UPSTREAM_FOLDER),
+            )
         )
     csv_path = out_dir / "gradebook.csv"
     out_dir.mkdir(parents=True, exist_ok=True)
