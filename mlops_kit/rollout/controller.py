@@ -7,7 +7,8 @@ At each step the canary's weight goes up; after ``analysis.interval_s`` the cont
 router recorded over that interval and judges them (``analyze_interval``), writing one decision record
 (``decisions/<name>_NN.json``) and an ``analysis`` event. A pass moves to the next step; an inconclusive
 interval holds the step (``inconclusive_limit`` holds in a row abort: no data never promotes); a failure
-counts, and ``failure_limit`` failures roll back:
+counts, and ``failure_limit`` failures in a row roll back (a pass starts the count again, so the time from
+the first failed interval of that run to weight 0 stays within the spec's ``rollback_bound_s``):
 
 1. canary weight 0 at once (``weight`` event), 2. the canary process stopped (``canary_stopped``),
 3. ``champion`` kept on the stable version or moved back to it by module 3's audited ``promote``
@@ -166,12 +167,15 @@ def run_rollout(
             if fallbacks:
                 log.emit("fallback", step=step, weight=weight, **fallbacks)
             if decision.verdict == PASS:
+                failures, first_breach = 0, None  # one unlucky interval is not a verdict: a pass heals it
                 break
             if decision.verdict == FAIL:
                 failures += 1
                 first_breach = first_breach if first_breach is not None else started
                 if failures >= spec.analysis.failure_limit:
-                    reason = f"{failures} failed analyses (limit {spec.analysis.failure_limit}): {decision.why}"
+                    reason = (
+                        f"{failures} failed analyses in a row (limit {spec.analysis.failure_limit}): {decision.why}"
+                    )
                     roll_back(first_breach, decision.failed_metrics, reason)
                     return result
             elif decision.verdict == INCONCLUSIVE:
