@@ -182,7 +182,7 @@ def test_faulty_challenger_rolled_back_by_the_analysis_that_catches_its_fault(
 
 @pytest.mark.points(3)
 def test_good_challenger_promoted_after_every_step_passed(m7: Module7) -> None:
-    """The good challenger passed an analysis at every step (never ``failure_limit`` failures in a row), took 100 % and was promoted."""
+    """The good challenger passed an analysis at every step (never failure_limit failures in a row), took 100 % and was promoted."""
     good = m7.version_of("canary_good")
     decisions = m7.decisions("good")
     assert decisions, "no decision records for rollout 'good' (decisions/good_*.json)"
