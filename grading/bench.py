@@ -3,7 +3,7 @@
 Measures: papermill execution of each module notebook, kernel start-up, import time of the
 heavy packages (each in a fresh interpreter), the grading sandbox's own cost, grading time per module
 (sandboxed), validation of the
-reference period, and peak memory. Targets from the issues are reported next to the numbers.
+reference period, module 7's router overhead at 16 connections (grading/bench_router.py), and peak memory. Targets from the issues are reported next to the numbers.
 ``--serving`` adds the model service against ``mlflow models serve`` (grading/bench_serving.py);
 ``--serving-only`` runs just that (``make bench BENCH_ARGS=--serving-only``).
 """
@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from grading.bench_router import router_overhead_benchmark
 from grading.paths import SOLUTIONS_DIR, course_notebooks
 from mlops_kit.course import MODULE_IDS
 from mlops_kit.io import atomic_write_json
@@ -200,6 +201,7 @@ def benchmark(runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="course-bench-") as scratch:
         result["sandbox"] = sandbox_runs(runs, Path(scratch) / "sandbox")
         result["site_build"] = site_runs(runs, Path(scratch) / "site")
+        result["router_overhead"] = router_overhead_benchmark(Path(scratch) / "router", rounds=max(runs, 5))
         for notebook in notebooks:
             print(f"benchmarking {notebook.name}", flush=True)
             result["notebooks"][notebook.stem] = notebook_runs(notebook, runs, Path(scratch) / "run" / notebook.stem)
@@ -225,6 +227,7 @@ def benchmark(runs: int) -> dict[str, Any]:
         "median": parity,
         "met": parity < PARITY_TARGET_SECONDS,
     }
+    result["router_overhead_ms"] = result["router_overhead"]["goal"]
     result["peak_rss_mb"] = {
         "grader_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "largest_child": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
@@ -255,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
     atomic_write_json(args.out, result)
-    shown = ("targets_s", "kernel_startup", "sandbox", "peak_rss_mb", "serving")
+    shown = ("targets_s", "router_overhead_ms", "kernel_startup", "sandbox", "peak_rss_mb", "serving")
     print(json.dumps({key: result[key] for key in shown if key in result}, indent=2))
     print(f"benchmark written to {args.out}")
     return 0

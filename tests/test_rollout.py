@@ -10,8 +10,11 @@ from the load results and cross-checked with the router's own counts.
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import httpx
@@ -293,6 +296,18 @@ def test_when_both_models_fail_the_baseline_answers_degraded_never_a_5xx(registr
     assert bad.status_code == 400
     assert counts["server_errors_sent"] == 0 and counts["degraded"] == 40
     assert not group_alive(router.pid)
+
+
+def test_the_router_process_reads_the_socket_where_the_service_process_hands_it_over() -> None:
+    import mlops_kit.rollout.__main__ as router_main
+    from mlops_kit.serving.process import FD_ENV
+
+    assert router_main.FD_ENV == FD_ENV
+    code = "import sys, mlops_kit.rollout.__main__, mlops_kit.rollout.router; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert not {"sklearn", "pandas", "scipy", "mlflow"} & set(ast.literal_eval(loaded)), (
+        "the router loads the model stack"
+    )
 
 
 def test_a_fault_needs_its_parameter_and_is_off_by_default() -> None:

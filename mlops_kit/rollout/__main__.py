@@ -1,4 +1,10 @@
-"""``python -m mlops_kit.rollout``: run the router on the socket the parent bound (see process.py)."""
+"""``python -m mlops_kit.rollout``: run the router on the socket the parent bound (see process.py).
+
+It imports only what the router serves with (uvicorn, Starlette, aiohttp, pydantic): importing
+``mlops_kit.serving`` would load the model service's stack (pandas, scikit-learn, scipy), seconds of
+start-up a router does not need. So the descriptor's variable is named here too (the same name as
+``mlops_kit.serving.process.FD_ENV``, which ``RouterProcess`` sets; a test keeps the two equal).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import os
 import socket
 import sys
 
+FD_ENV = "MLOPS_SERVICE_FD"
+"""The listening socket's file descriptor, as ``ServiceProcess.start_config`` hands it over."""
+
 
 def main() -> int:
     import uvicorn
-
-    from mlops_kit.serving.process import FD_ENV
 
     if FD_ENV not in os.environ:
         print("start the router with mlops_kit.rollout.RouterProcess (it binds the socket)", file=sys.stderr)

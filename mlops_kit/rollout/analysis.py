@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import mannwhitneyu  # at import, not in the first analysis: that would stall the load's sender
 
 from mlops_kit.rollout.spec import AnalysisSpec
 
@@ -134,8 +135,6 @@ def _latency(arms: dict[str, list[Mapping[str, Any]]], spec: AnalysisSpec) -> Me
 
 
 def _prediction_shift(arms: dict[str, list[Mapping[str, Any]]], spec: AnalysisSpec) -> MetricResult:
-    from scipy.stats import mannwhitneyu
-
     values = {
         arm: np.array([call["probability"] for call in calls if call["outcome"] == "ok"], dtype=float)
         for arm, calls in arms.items()

@@ -7,7 +7,8 @@ At each step the canary's weight goes up; after ``analysis.interval_s`` the cont
 router recorded over that interval and judges them (``analyze_interval``), writing one decision record
 (``decisions/<name>_NN.json``) and an ``analysis`` event. A pass moves to the next step; an inconclusive
 interval holds the step (``inconclusive_limit`` holds in a row abort: no data never promotes); a failure
-counts, and ``failure_limit`` failures roll back:
+counts, and ``failure_limit`` failures in a row roll back (a pass starts the count again, so the time from
+the first failed interval of that run to weight 0 stays within the spec's ``rollback_bound_s``):
 
 1. canary weight 0 at once (``weight`` event), 2. the canary process stopped (``canary_stopped``),
 3. ``champion`` kept on the stable version or moved back to it by module 3's audited ``promote``
@@ -20,8 +21,10 @@ drained and stopped. Fallbacks the router made in an interval are logged as one 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,12 +167,15 @@ def run_rollout(
             if fallbacks:
                 log.emit("fallback", step=step, weight=weight, **fallbacks)
             if decision.verdict == PASS:
+                failures, first_breach = 0, None  # one unlucky interval is not a verdict: a pass heals it
                 break
             if decision.verdict == FAIL:
                 failures += 1
                 first_breach = first_breach if first_breach is not None else started
                 if failures >= spec.analysis.failure_limit:
-                    reason = f"{failures} failed analyses (limit {spec.analysis.failure_limit}): {decision.why}"
+                    reason = (
+                        f"{failures} failed analyses in a row (limit {spec.analysis.failure_limit}): {decision.why}"
+                    )
                     roll_back(first_breach, decision.failed_metrics, reason)
                     return result
             elif decision.verdict == INCONCLUSIVE:
@@ -180,6 +186,7 @@ def run_rollout(
                     return result
     router.set_weight(100)
     log.emit("weight", weight=100, step=len(spec.steps) + 1, reason="every step passed: promotion")
+    drained = _in_background(lambda: (time.sleep(DRAIN_S), stable.stop()))  # meanwhile, the registry
     promote(
         tracking,
         spec.model_name,
@@ -189,12 +196,18 @@ def run_rollout(
         reason=f"canary rollout {name!r}: {len(result.decisions)} analyses, every step passed",
     )
     log.emit("promotion", version=canary_version, alias=CHAMPION, previous=stable_version)
-    time.sleep(DRAIN_S)
-    stable.stop()
+    drained.join()
     log.emit("stable_stopped", version=stable_version)
     result.outcome, result.champion = "promoted", canary_version
     log.emit("rollout_finished", outcome=result.outcome, champion=canary_version)
     return result
+
+
+def _in_background(action: Callable[[], object]) -> threading.Thread:
+    """Run ``action`` in a thread (stopping a process is mostly waiting; the registry call runs meanwhile)."""
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    return thread
 
 
 def _roll_back(
@@ -215,10 +228,10 @@ def _roll_back(
     zero = time.time()
     log.emit("weight", weight=0, reason="rollback", t=zero)
     reader.read()
-    canary.stop()
-    log.emit("canary_stopped", exit_code=canary.process.returncode)
+    stopped = _in_background(canary.stop)  # meanwhile, the registry
     holder = current_holder(tracking, spec.model_name, CHAMPION)
-    if holder is None or holder.version != str(stable_version):
+    moved_back = holder is None or holder.version != str(stable_version)
+    if moved_back:
         promote(
             tracking,
             spec.model_name,
@@ -227,9 +240,9 @@ def _roll_back(
             audit_log=audit_log,
             reason=f"rollback of canary rollout {result.name!r}: {reason}",
         )
-        log.emit("alias", alias=CHAMPION, version=stable_version, action="moved_back")
-    else:
-        log.emit("alias", alias=CHAMPION, version=stable_version, action="kept")
+    stopped.join()
+    log.emit("canary_stopped", exit_code=canary.process.returncode)
+    log.emit("alias", alias=CHAMPION, version=stable_version, action="moved_back" if moved_back else "kept")
     requests = sum(1 for t in reader.answer_times if breach <= t <= zero)
     result.rollback = log.emit(
         "rollback",

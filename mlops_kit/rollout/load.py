@@ -5,7 +5,8 @@
     results = load.stop()     # a DataFrame, one row per request
 
 It runs asyncio + httpx in a thread of its own (so it works from a notebook, whose event loop is busy)
-and stops at ``duration_s``, after ``max_requests`` or on ``stop()``, whichever comes first. Each row:
+and stops after ``duration_s`` of its schedule, after ``max_requests`` or on ``stop()``, whichever comes first
+(a stalled sender moves its schedule on instead of sending a burst: ``MAX_LATE_S``). Each row:
 ``seq``, ``t`` (epoch seconds when sent), ``key``, ``status`` (None when no HTTP answer came),
 ``arm``, ``degraded``, ``latency_ms``, ``failed`` (a client-visible failure: no answer, a 5xx, or a
 200 without a prediction) and ``error``.
@@ -27,6 +28,10 @@ import pandas as pd
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 RESULT_COLUMNS = ("seq", "t", "key", "status", "arm", "degraded", "latency_ms", "failed", "error")
+MAX_LATE_S = 0.05
+"""A request due longer ago than this (the sender's process was busy, or every slot was taken) moves the
+schedule on: the requests it missed are not sent in a burst afterwards, which would queue up in the model
+services and show as a latency spike the canary analysis would judge."""
 
 
 class LoadGenerator:
@@ -122,6 +127,9 @@ class LoadGenerator:
                     break
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 await slots.acquire()
+                late = time.perf_counter() - due
+                if late > MAX_LATE_S:  # the sender stalled: move the schedule on rather than send a burst
+                    began += late
                 task = asyncio.create_task(self._one(client, seq, key, body, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)

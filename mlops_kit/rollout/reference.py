@@ -78,7 +78,7 @@ def start_rollout_registry(
 
 
 REFERENCE_STEPS = [25, 50]
-REFERENCE_ANALYSIS = {"interval_s": 2.5, "min_samples": 15, "failure_limit": 2, "inconclusive_limit": 5}
+REFERENCE_ANALYSIS = {"interval_s": 2.0, "min_samples": 15, "failure_limit": 2, "inconclusive_limit": 5}
 GIVEN_THRESHOLDS = {"max_error_rate_increase": 0.02, "shift_alpha": 0.01}
 """Thresholds the notebook gives (the exercises set the others from evidence)."""
 

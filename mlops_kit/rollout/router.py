@@ -22,9 +22,11 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -99,10 +101,34 @@ class RouterState:
         }
 
 
+class Upstreams:
+    """One aiohttp session for every call to the model services, opened on the first call (inside the loop).
+
+    Keep-alive connections are reused across requests; the pool is capped well above the load's concurrency.
+    aiohttp rather than httpx here: on this hot path httpx's connection pool costs about 3 ms of CPU per
+    request (it scans every pooled connection for every request), aiohttp under 1 ms (``make bench``).
+    """
+
+    def __init__(self, max_connections: int = 100) -> None:
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
 def create_router(config: RouterConfig) -> Starlette:
     """The router app for ``config`` (one process; its state lives in memory)."""
     state = RouterState(config)
-    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=50), timeout=None)
+    upstream = Upstreams()
     urls = {STABLE: config.stable_url, CANARY: config.canary_url}
     deadlines = {STABLE: config.stable_deadline_ms / 1000, CANARY: config.deadline_ms / 1000}
 
@@ -110,21 +136,19 @@ def create_router(config: RouterConfig) -> Starlette:
         started = time.perf_counter()
         status, parsed, outcome = None, None, "error"
         try:
-            answer = await asyncio.wait_for(
-                client.post(
+            async with asyncio.timeout(deadlines[arm]):
+                async with upstream.session().post(
                     f"{urls[arm]}/predict",
-                    content=body,
+                    data=body,
                     headers={"Content-Type": "application/json", "X-Request-ID": request_id},
-                ),
-                deadlines[arm],
-            )
-            status = answer.status_code
-            if status < 500:
-                parsed = answer.json()
-                outcome = "ok" if status == 200 else "rejected"
+                ) as answer:
+                    status = answer.status
+                    if status < 500:
+                        parsed = json.loads(await answer.read())
+                        outcome = "ok" if status == 200 else "rejected"
         except TimeoutError:
             outcome = "timeout"
-        except (httpx.HTTPError, ValueError, OSError):
+        except (aiohttp.ClientError, ValueError, OSError):
             outcome = "error"
         latency_ms = (time.perf_counter() - started) * 1000
         probability = None
@@ -274,7 +298,13 @@ def create_router(config: RouterConfig) -> Starlette:
     async def ready(_: Request) -> Response:
         return _json({"ready": True})
 
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await upstream.close()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/predict", predict, methods=["POST"]),
             Route("/weight", set_weight, methods=["PUT"]),
@@ -282,7 +312,7 @@ def create_router(config: RouterConfig) -> Starlette:
             Route("/state", router_state),
             Route("/ready", ready),
             Route("/health", ready),
-        ]
+        ],
     )
     app.state.router = state
     return StatusCounter(app, state)

@@ -149,8 +149,8 @@ def run_scenario(
     out_dir: str | Path,
     rate_per_s: float = 100.0,
     concurrency: int = 16,
-    tail_s: float = 0.5,
-    warm_up_s: float = 0.5,
+    tail_s: float = 0.3,
+    warm_up_s: float = 0.3,
     audit_log: str | Path | None = None,
     during: Callable[[RouterProcess], None] | None = None,
 ) -> ScenarioRun:
