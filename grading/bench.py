@@ -3,7 +3,9 @@
 Measures: papermill execution of each module notebook, kernel start-up, import time of the
 heavy packages (each in a fresh interpreter), the grading sandbox's own cost, grading time per module
 (sandboxed), validation of the
-reference period, module 7's router overhead at 16 connections (grading/bench_router.py), and peak memory. Targets from the issues are reported next to the numbers.
+reference period, module 5's logging overhead per request and module 6's parity check against a
+live service (grading/bench_live.py), module 7's router overhead at 16 connections
+(grading/bench_router.py), and peak memory. Targets from the issues are reported next to the numbers.
 ``--serving`` adds the model service against ``mlflow models serve`` (grading/bench_serving.py);
 ``--serving-only`` runs just that (``make bench BENCH_ARGS=--serving-only``).
 """
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from grading.bench_live import live_runs
 from grading.bench_router import router_overhead_benchmark
 from grading.paths import SOLUTIONS_DIR, course_notebooks
 from mlops_kit.course import MODULE_IDS
@@ -201,6 +204,7 @@ def benchmark(runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="course-bench-") as scratch:
         result["sandbox"] = sandbox_runs(runs, Path(scratch) / "sandbox")
         result["site_build"] = site_runs(runs, Path(scratch) / "site")
+        result.update(live_runs(runs, Path(scratch) / "live"))  # modules 5-6: prediction log, parity with HTTP
         result["router_overhead"] = router_overhead_benchmark(Path(scratch) / "router", rounds=max(runs, 5))
         for notebook in notebooks:
             print(f"benchmarking {notebook.name}", flush=True)
@@ -228,6 +232,11 @@ def benchmark(runs: int) -> dict[str, Any]:
         "met": parity < PARITY_TARGET_SECONDS,
     }
     result["router_overhead_ms"] = result["router_overhead"]["goal"]
+    for name in ("prediction_log", "parity_live"):
+        entry = result[name]
+        value = entry["overhead_p50_ms"] if name == "prediction_log" else entry["besides_http_s"]
+        goal = entry["goal_ms"] if name == "prediction_log" else entry["goal_s"]
+        result["targets_s"][name] = {"target": goal, "median": value, "met": entry["met"]}
     result["peak_rss_mb"] = {
         "grader_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "largest_child": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),

@@ -13,6 +13,7 @@ import serving_support
 from serving_support import MODEL
 
 from mlops_kit.consistency import (
+    compare_services,
     compare_sides,
     consistency_report,
     environment_check,
@@ -47,9 +48,16 @@ def model(registry, tracking):
     return load_model(tracking, MODEL, version=registry.champion)
 
 
-def run(service, model, registry, tracking):
-    dictionary = load_feature_dictionary()
-    sides = compare_sides(model, service.url, registry.orders, dictionary)
+@pytest.fixture(scope="module")
+def sides(services, model, registry):
+    """Both services asked at once, the offline side computed once (as the notebook does)."""
+    urls = {label: service.url for label, service in services.items()}
+    return compare_services(model, urls, registry.orders, load_feature_dictionary())
+
+
+def run(label, services, sides, registry, tracking):
+    dictionary, service = load_feature_dictionary(), services[label]
+    sides = sides[label]
     return consistency_report(
         "test",
         parity_checks(sides, dictionary, 0.5),
@@ -60,8 +68,8 @@ def run(service, model, registry, tracking):
     )
 
 
-def test_the_skewed_service_is_caught_on_the_hour_only(services, model, registry, tracking) -> None:
-    report = run(services["skewed"], model, registry, tracking)
+def test_the_skewed_service_is_caught_on_the_hour_only(services, sides, registry, tracking) -> None:
+    report = run("skewed", services, sides, registry, tracking)
     parity = report.check("feature_parity")
     assert parity.details["failing"] == ["hour"]
     assert parity.details["features"]["hour"]["mismatch"] == len(registry.orders)
@@ -72,8 +80,8 @@ def test_the_skewed_service_is_caught_on_the_hour_only(services, model, registry
     assert report.check("schema_parity").passed and report.check("environment_parity").passed
 
 
-def test_the_fixed_service_passes_every_check(services, model, registry, tracking) -> None:
-    report = run(services["fixed"], model, registry, tracking)
+def test_the_fixed_service_passes_every_check(services, sides, registry, tracking) -> None:
+    report = run("fixed", services, sides, registry, tracking)
     assert report.passed, report.summary()
     predictions = report.check("prediction_parity").details
     assert predictions["rows"] == len(registry.orders) and predictions["flipped"] == 0
@@ -88,6 +96,12 @@ def test_duplicate_orders_sent_to_the_service_are_an_error(services, model, regi
     sides = compare_sides(model, services["fixed"].url, twice, load_feature_dictionary())
     with pytest.raises(ParityError, match="duplicate order_id"):
         parity_checks(sides, load_feature_dictionary(), 0.5)
+
+
+def test_both_services_asked_at_once_share_one_offline_side(sides, registry) -> None:
+    assert sides["skewed"].training is sides["fixed"].training
+    assert sides["skewed"].rows == sides["fixed"].rows == len(registry.orders)
+    assert len(sides["fixed"].serving.features) == len(registry.orders)
 
 
 def test_the_feature_endpoint_is_off_by_default(registry, model) -> None:

@@ -314,6 +314,39 @@ def test_drift_report_pins_methods_and_flags_the_planted_columns(drift_run) -> N
     assert (out / "drift_2025-08.html").stat().st_size > 10_000
 
 
+def test_the_drift_worker_writes_the_same_reports_as_in_process(drift_run, tmp_path: Path) -> None:
+    from mlops_kit.monitoring import DriftWorker
+
+    out, summaries = drift_run
+    rng = np.random.default_rng(0)
+    reference = _frame(rng, 3000, 0.1, 0.0)
+    windows = {"2025-07": _frame(rng, 1500, 0.1, 0.0), "2025-08": _frame(rng, 1500, 0.6, 3.0)}
+    with DriftWorker() as worker:
+        assert worker.reports(reference, windows, tmp_path) == summaries  # same data, same seed as drift_run
+        with pytest.raises(ValueError, match="no rows"):
+            worker.submit(reference, windows["2025-07"].head(0), "empty", tmp_path).result()
+    assert (tmp_path / "drift_2025-08.json").read_text() == (out / "drift_2025-08.json").read_text()
+    assert (tmp_path / "drift_2025-08.html").stat().st_size > 10_000
+
+
+def test_start_in_background_returns_at_once_and_stops_at_exit(monkeypatch) -> None:
+    import atexit
+    import threading
+
+    from mlops_kit.monitoring import start_in_background
+
+    registered, release = [], threading.Event()
+    monkeypatch.setattr(atexit, "register", lambda stop, value: registered.append((stop, value)))
+    starting = start_in_background(lambda: release.wait(10) and "service", lambda value: None)
+    assert not starting.done()  # the caller goes on while it starts
+    release.set()
+    assert starting.result(timeout=10) == "service" and registered[0][1] == "service"
+    failing = start_in_background(lambda: 1 / 0, lambda value: None)
+    with pytest.raises(ZeroDivisionError):
+        failing.result(timeout=10)
+    assert len(registered) == 1  # nothing started, nothing to stop
+
+
 def test_dashboard_names_the_drifted_months_and_needs_no_network(drift_run, tmp_path: Path) -> None:
     _, summaries = drift_run
     signals = window_signals(summaries, {})

@@ -93,7 +93,15 @@ def test_a_rejected_request_leaves_no_record(service, registry, log_dir) -> None
 def test_replay_answers_every_order_and_metrics_parse_and_add_up(service, registry, log_dir) -> None:
     months = {"2025-11": registry.eval_batch.head(180), "2025-12": registry.eval_batch.iloc[180:300]}
     before = len(read_log_records(log_dir))
-    replays = replay_production(service.url, months, batch_size=50, concurrency=3)
+    logged_after = []  # after each month, before the next: all of the month's records are in the log
+    replays = replay_production(
+        service.url,
+        months,
+        after_month=lambda replay: logged_after.append((replay.month, len(read_log_records(log_dir)) - before)),
+        batch_size=50,
+        concurrency=3,
+    )
+    assert logged_after == [("2025-11", 180), ("2025-12", 300)]
     assert [(r.month, r.answered, r.requests, r.errors) for r in replays] == [
         ("2025-11", 180, 4, []),
         ("2025-12", 120, 3, []),

@@ -77,7 +77,7 @@ def drift_checked(m5: Module5, clean: dict[str, pd.DataFrame]) -> dict[str, dict
     """Precondition: a drift JSON per month whose input scores agree with Evidently run here."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    from evidently.metrics import ValueDrift
 
     definition = DataDefinition(numerical_columns=list(NUMERICAL), categorical_columns=list(CATEGORICAL))
 
@@ -93,13 +93,14 @@ def drift_checked(m5: Module5, clean: dict[str, pd.DataFrame]) -> dict[str, dict
         summary = m5.json(f"drift/drift_{month}.json")
         if not (m5.folder / "drift" / f"drift_{month}.html").is_file():
             fail(f"{MODULE}/drift/drift_{month}.html is missing")
-        preset = DataDriftPreset(
-            num_method=PINNED["numerical"][0],
-            cat_method=PINNED["categorical"][0],
-            num_threshold=PINNED["numerical"][1],
-            cat_threshold=PINNED["categorical"][1],
-        )
-        snapshot = json.loads(Report([preset]).run(typed(clean[month]), reference).json())
+        # one ValueDrift per input with the pinned method: the scores DataDriftPreset gives, without the
+        # preset's second pass over every column for its drifted-columns count (2.5x the time)
+        drifts = [
+            ValueDrift(column=name, method=PINNED[kind][0], threshold=PINNED[kind][1])
+            for kind, names in (("numerical", NUMERICAL), ("categorical", CATEGORICAL))
+            for name in names
+        ]
+        snapshot = json.loads(Report(drifts).run(typed(clean[month]), reference).json())
         truth = {
             metric["config"]["column"]: float(metric["value"])
             for metric in snapshot["metrics"]

@@ -17,6 +17,7 @@ HTTP), ``schema`` (dictionary vs signature vs OpenAPI), ``environment`` (package
 
 from mlops_kit.consistency.check import (
     Sides,
+    compare_services,
     compare_sides,
     consistency_report,
     environment_check,
@@ -59,6 +60,7 @@ __all__ = [
     "Sides",
     "Tolerance",
     "compare_schemas",
+    "compare_services",
     "compare_sides",
     "consistency_report",
     "dictionary_columns",

@@ -17,6 +17,7 @@ The exercises' rules plug in where they belong: ``match`` (tolerance rule), ``co
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +48,32 @@ class Sides:
     rows: int
 
 
-def compare_sides(model: Any, url: str, orders: pd.DataFrame, dictionary: FeatureDictionary) -> Sides:
-    """Run ``orders`` (key + raw inputs) through the offline path and through the service at ``url``."""
-    return Sides(offline_side(model, orders, dictionary), serving_side(url, orders, dictionary), len(orders))
+def compare_sides(
+    model: Any, url: str, orders: pd.DataFrame, dictionary: FeatureDictionary, offline: Side | None = None
+) -> Sides:
+    """Run ``orders`` (key + raw inputs) through the offline path and through the service at ``url``.
+
+    ``offline``: the offline side of the same ``orders`` when it was already computed (it does not
+    depend on the service, so checking two services computes it once).
+    """
+    training = offline if offline is not None else offline_side(model, orders, dictionary)
+    return Sides(training, serving_side(url, orders, dictionary), len(orders))
+
+
+def compare_services(
+    model: Any, urls: Mapping[str, str], orders: pd.DataFrame, dictionary: FeatureDictionary
+) -> dict[str, Sides]:
+    """``compare_sides`` against several services at once: ``{label: Sides}`` for ``urls`` ``{label: url}``.
+
+    The offline side is computed once; the services are asked concurrently (each works in its own
+    process while the others answer).
+    """
+    offline = offline_side(model, orders, dictionary)
+    with ThreadPoolExecutor(max_workers=max(1, len(urls))) as pool:
+        futures = {
+            label: pool.submit(compare_sides, model, url, orders, dictionary, offline) for label, url in urls.items()
+        }
+        return {label: future.result() for label, future in futures.items()}
 
 
 def parity_checks(

@@ -3,11 +3,13 @@
 Module 6 needs a registered champion trained on this variant's feature set. Module 4 leaves one
 behind (its deploy moves ``champion``); when module 4 was never run, module 3's reference solution
 registers one (``ensure_champion`` builds modules 1-3's artifacts as needed). ``start_services``
-starts the planted-skew service and the fixed one side by side (their start-up dominates).
+starts the planted-skew service and the fixed one side by side (their start-up dominates);
+the notebook starts them in the background (``monitoring.start_in_background``) while it loads the model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,12 @@ def start_services(
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(start, configs))
     if errors:
-        for service in started.values():
-            service.stop()
+        stop_services(started)
         raise errors[0]
     return {label: started[label] for label in configs}
+
+
+def stop_services(services: Mapping[str, ServiceProcess]) -> None:
+    """Stop every service of ``services`` (each stop is safe to repeat)."""
+    for service in services.values():
+        service.stop()

@@ -2,15 +2,18 @@
 
 One job per file: ``predlog`` (read the service's per-worker prediction log), ``replay``
 (production months over HTTP), ``performance`` (labels joined by order id), ``drift``
-(Evidently, pinned methods; evidently is imported only there, inside the function),
+(Evidently, pinned methods; evidently is imported only there, inside the function), ``drift_worker``
+(the same reports in a worker process that imports evidently early), ``background`` (start a service meanwhile),
 ``metrics`` (``/metrics`` parsed by prometheus-client), ``signals`` (one row per window),
 ``rules`` (declared alert rules), ``alerts`` (pending -> firing -> resolved), ``sinks`` (JSONL,
 webhook, a local receiver), ``dashboard`` (one offline HTML page), ``reference`` (where it starts).
 """
 
 from mlops_kit.monitoring.alerts import AlertEvaluation, AlertEvent, evaluate_rules
+from mlops_kit.monitoring.background import start_in_background
 from mlops_kit.monitoring.dashboard import drifted_windows, write_dashboard
 from mlops_kit.monitoring.drift import DRIFT_METHODS, drift_columns, drift_report
+from mlops_kit.monitoring.drift_worker import DriftWorker
 from mlops_kit.monitoring.metrics import MetricsFormatError, histogram_quantile, parse_metrics, summarise_window
 from mlops_kit.monitoring.performance import JoinError, join_labels, performance_by_window
 from mlops_kit.monitoring.predlog import PredictionLogError, log_frame, read_log_records, read_prediction_log
@@ -25,6 +28,7 @@ __all__ = [
     "AlertEvaluation",
     "AlertEvent",
     "AlertRule",
+    "DriftWorker",
     "JoinError",
     "JsonlSink",
     "MetricsFormatError",
@@ -53,6 +57,7 @@ __all__ = [
     "replay_production",
     "rules_yaml",
     "signal_table",
+    "start_in_background",
     "summarise_window",
     "window_signals",
     "write_dashboard",

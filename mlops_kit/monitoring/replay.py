@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,20 @@ def scrape_metrics(client: httpx.Client, url: str) -> str:
     return answer.text
 
 
-def replay_production(url: str, months: dict[str, pd.DataFrame], **options: Any) -> list[MonthReplay]:
-    """Replay every month in order (``options``: see ``replay_month``)."""
-    return [replay_month(url, month, orders, **options) for month, orders in months.items()]
+def replay_production(
+    url: str,
+    months: dict[str, pd.DataFrame],
+    after_month: Callable[[MonthReplay], Any] | None = None,
+    **options: Any,
+) -> list[MonthReplay]:
+    """Replay every month in order (``options``: see ``replay_month``).
+
+    ``after_month(replay)`` is called once a month's orders are all answered (so logged), before the
+    next month starts: the place to start that month's drift report while the service works on.
+    """
+    replays = []
+    for month, orders in months.items():
+        replays.append(replay_month(url, month, orders, **options))
+        if after_month is not None:
+            after_month(replays[-1])
+    return replays
