@@ -446,5 +446,3 @@ def test_a_row_slow_every_time_stays_slow_and_steady_calls_are_not_repeated() ->
     slow = [t for position, t in enumerate(timings) if (position + 2) % 10 == 3]
     assert len(slow) == 4 and min(slow) >= 45, slow
     assert model.calls < 2 + 40 * 2, model.calls  # fewer than one repeat per sample: disturbed samples only
-        model.calls
-    )  # repeats for the slow row (and a few spikes)
