@@ -432,7 +432,7 @@ def test_a_row_slow_every_time_stays_slow_and_steady_calls_are_not_repeated() ->
     """Re-timing removes disturbances only: a model's own slow row keeps its latency; a steady model is timed once per sample."""
     import time as clock
 
-    from mlops_kit.gates.checks import LATENCY_REPEATS, single_row_latencies
+    from mlops_kit.gates.checks import single_row_latencies
 
     class SlowOnRowThree:
         calls = 0
