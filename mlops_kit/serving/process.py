@@ -30,6 +30,7 @@ import httpx
 
 from mlops_kit.serving.config import CONFIG_ENV, ServiceConfig, ServiceError
 from mlops_kit.serving.metrics import MULTIPROC_ENV
+from mlops_kit.serving.resolve import RESOLVED_ENV, resolve_model
 
 FD_ENV = "MLOPS_SERVICE_FD"
 WORKERS_ENV = "MLOPS_SERVICE_WORKERS"
@@ -168,6 +169,10 @@ class ServiceProcess:
             WORKERS_ENV: str(workers),
         }
         env.pop(MULTIPROC_ENV, None)
+        env.pop(RESOLVED_ENV, None)
+        resolved = resolve_model(config) if isinstance(config, ServiceConfig) else None
+        if resolved is not None:
+            env[RESOLVED_ENV] = resolved.to_json()
         if workers > 1:
             metrics_dir = scratch / "prometheus"
             metrics_dir.mkdir()
