@@ -8,7 +8,8 @@
 The parent binds the listening socket (port 0: a free one), so a port in use is a clear
 PortInUse here, and hands the socket to the child; the child (``python -m mlops_kit.serving``)
 runs uvicorn on it in a new session, so ``stop()`` kills the process group and no worker is
-left behind. ``start`` returns only when ``/ready`` answers 200, and raises ServiceStartError
+left behind. Before the child starts, the parent resolves the served version through MLflow
+(``serving.resolve``) and hands it over, so the child loads the model without importing mlflow. ``start`` returns only when ``/ready`` answers 200, and raises ServiceStartError
 with the end of the service's log when the process exits or the timeout passes first.
 """
 
