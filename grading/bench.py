@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serving or args.serving_only:
         from grading.bench_serving import serving_benchmark
 
-        result["serving"] = serving_benchmark()
+        result["serving"] = serving_benchmark(start_runs=args.runs)
         result["imports_s"] = {
             **result.get("imports_s", {}),
             "mlops_kit.serving.app": round(

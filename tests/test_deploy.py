@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import xml.etree.ElementTree as ET
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 import serving_support
@@ -19,6 +20,7 @@ from mlops_kit.deploy import RECORD_FILE, DeployFailed, DeploySpec, DeploySpecEr
 from mlops_kit.gates import GateSpec
 from mlops_kit.registry import aliases, read_audit_log, set_alias
 from mlops_kit.serving import ServiceProcess
+from mlops_kit.serving.faults import Fault
 
 registry = serving_support.registry  # the shared fixtures (built once per test process)
 tracking = serving_support.tracking
@@ -34,6 +36,41 @@ def champion(registry, tracking):
     set_alias(tracking, MODEL, "champion", registry.champion, allow_protected=True)
     yield registry.champion
     set_alias(tracking, MODEL, "champion", registry.champion, allow_protected=True)
+
+
+@pytest.fixture(scope="module")
+def old_service(registry):
+    """The champion's service, started once for this file (in the background, while a test's gate runs)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started: Future = pool.submit(
+            ServiceProcess.start, registry.uri, MODEL, alias="champion", timeout=START_TIMEOUT
+        )
+        yield started
+        service = started.result()
+        service.stop()
+        assert not group_alive(service.pid)
+
+
+def launched_as(monkeypatch, **changes) -> list[ServiceProcess]:
+    """Make deploy start its (real) service with ``changes`` to what it asked for; the services started."""
+    import importlib
+
+    deploy_module = importlib.import_module("mlops_kit.deploy.deploy")  # the package's ``deploy`` is the function
+    started: list[ServiceProcess] = []
+
+    class Misconfigured(ServiceProcess):
+        @classmethod
+        def start(cls, tracking_uri: str, model_name: str, **options) -> ServiceProcess:
+            started.append(ServiceProcess.start(tracking_uri, model_name, **{**options, **changes}))
+            return started[-1]
+
+    monkeypatch.setattr(deploy_module, "ServiceProcess", Misconfigured)
+    return started
+
+
+def assert_old_service_serves(old_service, registry, champion) -> None:
+    answer = old_service.result().predict(registry.orders.iloc[:2])
+    assert answer.status_code == 200 and answer.json()["model_version"] == champion
 
 
 def spec(version: str, **changes) -> dict:
@@ -135,13 +172,48 @@ def test_a_service_never_ready_is_stopped_and_the_alias_stays(registry, tracking
     assert aliases(tracking, MODEL)["champion"] == champion and record["champion_after"] == champion
 
 
+def test_a_service_answering_for_another_version_is_stopped_and_the_alias_stays(
+    registry, tracking, champion, old_service, monkeypatch, tmp_path
+) -> None:
+    started = launched_as(monkeypatch, version=registry.champion)  # a deploy tool that started the wrong version
+    result = deploy(spec(registry.good), tracking, registry.eval_batch, tmp_path)
+    record = read_record(tmp_path)
+    assert record["outcome"] == "failed" and record["failed_step"] == "metadata" and result.service is None
+    assert (
+        f"version '{registry.champion}'" in record["error"]
+        and f"expected 'late-delivery' version '{registry.good}'" in record["error"]
+    )
+    assert record["service"]["metadata"]["model_version"] == registry.champion and record["smoke"] is None
+    assert [step["step"] for step in record["steps"]] == ["resolve", "gate", "start", "metadata"]
+    assert started and not started[0].running() and not group_alive(record["service"]["pid"])
+    assert record["service"]["running"] is False and record["service"]["stopped_at"]
+    assert aliases(tracking, MODEL)["champion"] == champion == record["champion_after"] and not record["alias_moved"]
+    assert_old_service_serves(old_service, registry, champion)
+
+
+def test_a_failing_smoke_test_stops_the_new_service_and_the_alias_stays(
+    registry, tracking, champion, old_service, monkeypatch, tmp_path
+) -> None:
+    started = launched_as(monkeypatch, fault=Fault(kind="prediction_shift", shift=0.2))  # answers off the model
+    result = deploy(spec(registry.good), tracking, registry.eval_batch, tmp_path)
+    record = read_record(tmp_path)
+    assert record["outcome"] == "failed" and record["failed_step"] == "smoke" and result.service is None
+    smoke = record["smoke"]
+    assert smoke["passed"] is False and smoke["failures"] == smoke["size"] == 8
+    assert all(any("differs from the registered model's" in p for p in r["problems"]) for r in smoke["results"])
+    assert "smoke requests failed" in record["error"]
+    assert started and not started[0].running() and not group_alive(record["service"]["pid"])
+    assert aliases(tracking, MODEL)["champion"] == champion == record["champion_after"] and not record["alias_moved"]
+    assert record["alias_moved_at"] is None and read_audit_log(tmp_path / "audit_log.jsonl") == []
+    assert_old_service_serves(old_service, registry, champion)
+
+
 # --- success ---------------------------------------------------------------------------------
 
 
 def test_deploy_moves_the_alias_only_after_ready_and_smoke_while_the_old_service_serves(
-    registry, tracking, champion, tmp_path
+    registry, tracking, champion, old_service, tmp_path
 ) -> None:
-    old = ServiceProcess.start(registry.uri, MODEL, alias="champion", timeout=START_TIMEOUT)
     try:
         result = deploy(
             spec(registry.good), tracking, registry.eval_batch, tmp_path, audit_log=tmp_path / "audit.jsonl"
@@ -172,13 +244,11 @@ def test_deploy_moves_the_alias_only_after_ready_and_smoke_while_the_old_service
         assert audit[-1]["version"] == registry.good and audit[-1]["decision"] == "approved"
 
         # the old service is pinned to the version it started with and keeps answering
-        answer = old.predict(registry.orders.iloc[:2])
-        assert answer.status_code == 200 and answer.json()["model_version"] == champion
+        assert_old_service_serves(old_service, registry, champion)
         new = result.service.predict(registry.orders.iloc[:2])
         assert new.json()["model_version"] == registry.good
     finally:
-        old.stop()
         result.stop() if "result" in locals() else None
     record = read_record(tmp_path)
     assert record["service"]["stopped_at"] and record["service"]["running"] is False
-    assert not group_alive(record["service"]["pid"]) and not group_alive(old.pid)
+    assert not group_alive(record["service"]["pid"])

@@ -426,3 +426,23 @@ def test_a_latency_sample_is_the_fastest_of_its_repeats() -> None:
 
     timings = single_row_latencies(SometimesStalled(), pd.DataFrame({"x": range(5)}), samples=30, warmup=0)
     assert len(timings) == 30 and max(timings) < 25, max(timings)
+
+
+def test_a_row_slow_every_time_stays_slow_and_steady_calls_are_not_repeated() -> None:
+    """Re-timing removes disturbances only: a model's own slow row keeps its latency; a steady model is timed once per sample."""
+    import time as clock
+
+    from mlops_kit.gates.checks import single_row_latencies
+
+    class SlowOnRowThree:
+        calls = 0
+
+        def predict_proba(self, rows: pd.DataFrame) -> None:
+            self.calls += 1
+            clock.sleep(0.05 if int(rows["x"].iloc[0]) == 3 else 0.005)
+
+    model = SlowOnRowThree()
+    timings = single_row_latencies(model, pd.DataFrame({"x": range(10)}), samples=40, warmup=2)
+    slow = [t for position, t in enumerate(timings) if (position + 2) % 10 == 3]
+    assert len(slow) == 4 and min(slow) >= 45, slow
+    assert model.calls < 2 + 40 * 2, model.calls  # fewer than one repeat per sample: disturbed samples only

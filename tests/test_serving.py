@@ -281,7 +281,25 @@ def test_a_service_that_is_not_ready_in_time_is_stopped(registry) -> None:
     assert raised.value.pid is not None and not group_alive(raised.value.pid)
 
 
-def test_two_workers_reject_policy_row_limit_and_no_orphan_after_stop(registry, tracking) -> None:
+def test_the_parent_hands_over_the_resolved_version_for_its_config_only(registry) -> None:
+    from mlops_kit.serving.resolve import RESOLVED_ENV, handed_over, local_folder, resolve_model
+
+    config = ServiceConfig(tracking_uri=registry.uri, model_name=MODEL, alias="champion")
+    resolved = resolve_model(config)
+    assert resolved is not None and resolved.version == registry.champion and local_folder(resolved.model_dir)
+    assert handed_over(config, {RESOLVED_ENV: resolved.to_json()}) == resolved
+    pinned = ServiceConfig(tracking_uri=registry.uri, model_name=MODEL, version=registry.champion)
+    assert handed_over(pinned, {RESOLVED_ENV: resolved.to_json()}) is None  # resolved for another selector
+    assert handed_over(config, {RESOLVED_ENV: "{not json"}) is None and handed_over(config, {}) is None
+    assert local_folder("s3://bucket/models/m-1/artifacts") is None
+    missing = ServiceConfig(tracking_uri=registry.uri, model_name=MODEL, alias="no-such-alias")
+    assert resolve_model(missing) is None  # the service meets the missing alias itself and says so
+
+
+def test_two_workers_reject_policy_row_limit_and_no_orphan_after_stop(registry, tracking, monkeypatch) -> None:
+    import mlops_kit.serving.process as process
+
+    monkeypatch.setattr(process, "resolve_model", lambda config: None)  # each worker resolves through MLflow itself
     service = ServiceProcess.start(
         registry.uri,
         MODEL,

@@ -150,7 +150,10 @@ def deploy(
     def gate() -> dict[str, Any]:
         from mlops_kit.gates import evaluate_gate, write_gate_decision
 
-        decision = evaluate_gate(tracking, name, state["version"], state["before"], eval_batch, spec.gate)
+        state["models"] = {}
+        decision = evaluate_gate(
+            tracking, name, state["version"], state["before"], eval_batch, spec.gate, loaded=state["models"]
+        )
         written = write_gate_decision(decision, folder, f"gate_v{state['version']}")
         files.update({f"gate_{kind}": path for kind, path in written.items()})
         record["gate"] = {
@@ -220,7 +223,7 @@ def deploy(
         from mlops_kit.registry.candidates import late_probability
 
         orders = smoke_orders(eval_batch, spec.smoke_size)
-        model = load_model(tracking, name, version=state["version"])
+        model = state["models"].get("challenger") or load_model(tracking, name, version=state["version"])
         expected = list(late_probability(model, orders))
         results = smoke_test(service.url, orders, state["version"], spec.threshold, expected)
         failed = [result for result in results if not result["passed"]]

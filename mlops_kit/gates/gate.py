@@ -72,12 +72,15 @@ def evaluate_gate(
     *,
     behaviours: Sequence[BehaviouralTest] | None = None,
     dictionary: FeatureDictionary | None = None,
+    loaded: dict[str, Any] | None = None,
 ) -> GateDecision:
     """Every check of ``spec`` on ``challenger`` (a version or alias) against ``champion``.
 
     ``champion`` is a version, an alias (an alias that is not set means there is no champion
     yet) or None. ``eval_batch`` is held-out clean order rows with the label; ``behaviours``
-    replaces the default behavioural suite. Raises GateInputError for inputs the gate cannot use.
+    replaces the default behavioural suite. ``loaded``: a dict the gate leaves the models it loaded in
+    (``"challenger"``, ``"champion"``), for a caller that uses them next (deploy's smoke test).
+    Raises GateInputError for inputs the gate cannot use.
     """
     if not isinstance(spec, GateSpec):
         raise GateInputError(f"spec must be a GateSpec (GateSpec.model_validate(dict)), got {type(spec).__name__}")
@@ -101,6 +104,7 @@ def evaluate_gate(
         spec=spec,
         dictionary=dictionary,
         model_info=info,
+        models={} if loaded is None else loaded,
     )
     context.evaluation.update(describe_batch(eval_batch, TIMESTAMP_COLUMN))
     context.evaluation["ids_sha_head"] = _ids_digest(eval_batch)

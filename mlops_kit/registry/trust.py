@@ -66,10 +66,15 @@ def load_skops_model(model_dir: str | Path, allowed: Sequence[str], what: str) -
     model is not in skops format (pickle runs arbitrary code) or holds a type outside ``allowed``.
     """
     import skops.io
-    from mlflow.models import Model
+    import yaml
 
     folder = Path(model_dir)
-    flavor = Model.load(folder).flavors.get("sklearn")
+    if not (folder / "MLmodel").is_file():
+        raise RegistryError(f"{what}: no MLmodel file in {folder}")
+    # The MLmodel file is YAML (MLflow's Model.load reads it the same way); reading it directly keeps
+    # mlflow out of a process that only loads a model from a local folder (the service).
+    mlmodel = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8")) or {}
+    flavor = (mlmodel.get("flavors") or {}).get("sklearn")
     if flavor is None:
         raise RegistryError(f"{what} is not a scikit-learn model (no sklearn flavor in its MLmodel file)")
     serialization = flavor.get("serialization_format")

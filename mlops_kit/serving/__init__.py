@@ -10,8 +10,10 @@ Typical use::
 One job per file: ``config`` (ServiceConfig), ``schemas`` (request/response models generated
 from the feature dictionary), ``model`` (load once, pin the version, hot path), ``batcher``
 (micro-batching), ``metrics`` (Prometheus), ``app`` (endpoints, middleware), ``process``
-(start/stop a real uvicorn process), ``__main__`` (the process entry point).
-Nothing here imports evidently; mlflow is imported only while the model loads at start.
+(start/stop a real uvicorn process), ``resolve`` (the parent resolves the served version once and
+hands it over), ``__main__`` (the process entry point).
+Nothing here imports evidently; the service process imports mlflow only when the parent handed no
+resolved version over (a remote artifact store), while the model loads at start.
 """
 
 from mlops_kit.serving.config import CONFIG_ENV, UNKNOWN_CATEGORY_POLICIES, ServiceConfig, ServiceError

@@ -1,7 +1,9 @@
 """The served model: loaded once, pinned to a version, and fed rows in the dictionary's fixed order.
 
 ``load_served_model(config)`` resolves the alias to a version once, loads that version through
-``mlops_kit.registry.load_model`` (trusted types only) and reads what ``/metadata`` reports.
+``mlops_kit.registry.load_model`` (trusted types only) and reads what ``/metadata`` reports; when the
+parent already resolved it (``serving.resolve``), it loads that version's artifact folder through the
+same trust check without importing mlflow.
 ``ServedModel.predict(columns)`` takes validated inputs as columns and returns probabilities;
 the hot path builds one DataFrame and calls ``predict_proba`` with scikit-learn's input checks
 switched off (the request models already checked every value).
@@ -23,6 +25,7 @@ import pandas as pd
 
 from mlops_kit.features import PANDAS_DTYPES, FeatureDictionary, load_feature_dictionary
 from mlops_kit.serving.config import ServiceConfig, ServiceError
+from mlops_kit.serving.resolve import ResolvedModel, handed_over
 
 REPORTED_PACKAGES = ("scikit-learn", "pandas", "numpy", "fastapi", "uvicorn", "pydantic", "prometheus-client", "mlflow")
 
@@ -154,27 +157,23 @@ def load_served_model(config: ServiceConfig, dictionary: FeatureDictionary | Non
 
     Raises ServiceError naming the model, alias or version when the registry cannot provide it.
     """
-    from mlops_kit.registry import RegistryError, Tracking, get_version, load_model, version_by_alias
+    from mlops_kit.registry import RegistryError
 
     started = time.perf_counter()
     dictionary = dictionary or load_feature_dictionary()
-    tracking = Tracking(config.tracking_uri, experiment_id="", experiment_name="")
     try:
-        if config.version is not None:
-            found = get_version(tracking, config.model_name, config.version)
-        else:
-            found = version_by_alias(tracking, config.model_name, config.alias)
-        model = load_model(tracking, config.model_name, version=found.version)
+        resolved = handed_over(config)
+        model, version, run_id, tags = _from_folder(resolved) if resolved else _from_registry(config)
     except RegistryError as error:
         raise ServiceError(f"cannot load the model to serve: {error}") from error
     served = ServedModel(
         model=model,
         dictionary=dictionary,
         model_name=config.model_name,
-        version=str(found.version),
+        version=version,
         alias=config.alias,
-        run_id=found.run_id,
-        tags=dict(found.tags),
+        run_id=run_id,
+        tags=tags,
         known=known_categories(model, dictionary),
         loaded_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         load_seconds=0.0,
@@ -183,6 +182,28 @@ def load_served_model(config: ServiceConfig, dictionary: FeatureDictionary | Non
     served.predict(warm_up_columns(dictionary, served.known))
     served.load_seconds = time.perf_counter() - started
     return served
+
+
+def _from_registry(config: ServiceConfig) -> tuple[Any, str, str | None, dict[str, str]]:
+    """Resolve the alias (or version) through MLflow and load that version: model, version, run id, tags."""
+    from mlops_kit.registry import Tracking, get_version, load_model, version_by_alias
+
+    tracking = Tracking.reader(config.tracking_uri)
+    if config.version is not None:
+        found = get_version(tracking, config.model_name, config.version)
+    else:
+        found = version_by_alias(tracking, config.model_name, str(config.alias))
+    model = load_model(tracking, config.model_name, version=found.version)
+    return model, str(found.version), found.run_id, dict(found.tags)
+
+
+def _from_folder(resolved: ResolvedModel) -> tuple[Any, str, str | None, dict[str, str]]:
+    """Load the version the parent resolved from its artifact folder (trusted types only, no mlflow import)."""
+    from mlops_kit.registry.trust import allowed_types, load_skops_model
+
+    what = f"models:/{resolved.model_name}/{resolved.version} (version {resolved.version})"
+    model = load_skops_model(resolved.model_dir, allowed_types(), what=what)
+    return model, resolved.version, resolved.run_id, dict(resolved.tags)
 
 
 def fast_sklearn() -> None:

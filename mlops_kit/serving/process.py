@@ -8,7 +8,8 @@
 The parent binds the listening socket (port 0: a free one), so a port in use is a clear
 PortInUse here, and hands the socket to the child; the child (``python -m mlops_kit.serving``)
 runs uvicorn on it in a new session, so ``stop()`` kills the process group and no worker is
-left behind. ``start`` returns only when ``/ready`` answers 200, and raises ServiceStartError
+left behind. Before the child starts, the parent resolves the served version through MLflow
+(``serving.resolve``) and hands it over, so the child loads the model without importing mlflow. ``start`` returns only when ``/ready`` answers 200, and raises ServiceStartError
 with the end of the service's log when the process exits or the timeout passes first.
 """
 
@@ -30,6 +31,7 @@ import httpx
 
 from mlops_kit.serving.config import CONFIG_ENV, ServiceConfig, ServiceError
 from mlops_kit.serving.metrics import MULTIPROC_ENV
+from mlops_kit.serving.resolve import RESOLVED_ENV, resolve_model
 
 FD_ENV = "MLOPS_SERVICE_FD"
 WORKERS_ENV = "MLOPS_SERVICE_WORKERS"
@@ -168,6 +170,10 @@ class ServiceProcess:
             WORKERS_ENV: str(workers),
         }
         env.pop(MULTIPROC_ENV, None)
+        env.pop(RESOLVED_ENV, None)
+        resolved = resolve_model(config) if isinstance(config, ServiceConfig) else None
+        if resolved is not None:
+            env[RESOLVED_ENV] = resolved.to_json()
         if workers > 1:
             metrics_dir = scratch / "prometheus"
             metrics_dir.mkdir()
