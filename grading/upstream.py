@@ -28,15 +28,15 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from mlops_kit.course import module_id
+from mlops_kit.course import MODULE_IDS, module_id
 
 FIRST_SEEDED_MODULE = 3
 """Modules from 3 on start from a reference upstream worth caching (module 2's is one cheap validation)."""
 
 
 def module_number(module: str) -> int:
-    """The course position of a module id ("04_cicd_gates" -> 4)."""
-    return int(module.split("_", 1)[0])
+    """The course position of a module id (1 for the first)."""
+    return MODULE_IDS.index(module) + 1
 
 
 BUILT_AT = "built_at.txt"
