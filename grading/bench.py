@@ -4,7 +4,8 @@ Measures: papermill execution of each module notebook, kernel start-up, import t
 heavy packages (each in a fresh interpreter), the grading sandbox's own cost, grading time per module
 (sandboxed), validation of the
 reference period, and peak memory. Targets from the issues are reported next to the numbers.
-``--serving`` adds the model service against ``mlflow models serve`` (grading/bench_serving.py);
+``cohort`` is grading/bench_cohort.py: nbgrader's autograde side by side, a mixed cohort of 20 x 3,
+the extrapolation to 100 learners x 7 modules. ``--serving`` adds the model service against ``mlflow models serve`` (grading/bench_serving.py);
 ``--serving-only`` runs just that (``make bench BENCH_ARGS=--serving-only``).
 """
 
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from grading.bench_cohort import cohort_benchmark
 from grading.paths import SOLUTIONS_DIR, course_notebooks
 from mlops_kit.course import MODULE_IDS
 from mlops_kit.io import atomic_write_json
@@ -204,6 +206,7 @@ def benchmark(runs: int) -> dict[str, Any]:
             print(f"benchmarking {notebook.name}", flush=True)
             result["notebooks"][notebook.stem] = notebook_runs(notebook, runs, Path(scratch) / "run" / notebook.stem)
             result["grading"][notebook.stem] = grading_runs(notebook, runs, Path(scratch) / "grade" / notebook.stem)
+    result["cohort"] = cohort_benchmark()
     result["targets_s"] = {
         stem: {
             "target": TARGET_SECONDS[stem],
@@ -255,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
     atomic_write_json(args.out, result)
-    shown = ("targets_s", "kernel_startup", "sandbox", "peak_rss_mb", "serving")
+    shown = ("targets_s", "kernel_startup", "sandbox", "peak_rss_mb", "serving", "cohort")
     print(json.dumps({key: result[key] for key in shown if key in result}, indent=2))
     print(f"benchmark written to {args.out}")
     return 0
