@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from grading.paths import REPO_ROOT, SOLUTIONS_DIR, course_notebooks
-from grading.synthetic_cohort import Learner, build_cohort
+from grading.synthetic_cohort import Learner, build_cohort, processes_with
 from mlops_kit.course import MODULE_IDS, module_id
 from mlops_kit.io import atomic_write_json
 
@@ -134,18 +134,6 @@ def row_max(row: dict[str, Any]) -> int:
 
 def _rows(out: Path) -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in sorted(out.glob("*/row.json"))]
-
-
-def processes_with(marker: str) -> list[int]:
-    """Pids whose command line holds ``marker`` (a hostile learner's sleeper that survived)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 def cohort_problems(learners: list[Learner], out: Path, modules: list[str]) -> list[str]:

@@ -158,3 +158,15 @@ def build_cohort(root: Path, learners: int, modules: list[str]) -> list[Learner]
             folder.rmdir()
         built.append(Learner(name, kind, submission, tuple(targets) if kind == "hostile" else (), marker))
     return built
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose command line holds ``marker`` (a hostile learner's sleeper that survived)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
