@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,8 @@ def ensure_nbgrader(folder: Path, uv: Path) -> Path:
     if binary.is_file() and _installed_version(binary, folder) == NBGRADER_VERSION:
         return binary
     shutil.rmtree(folder / "venv", ignore_errors=True)
-    subprocess.run([str(uv), "venv", "--quiet", "--python", "python3.11", str(folder / "venv")], check=True)
+    python_version = f"{sys.version_info.major}.{sys.version_info.minor}"  # the course's Python, not nbgrader's pick
+    subprocess.run([str(uv), "venv", "--quiet", "--python", python_version, str(folder / "venv")], check=True)
     subprocess.run(
         [str(uv), "pip", "install", "--quiet", "--python", str(python), f"nbgrader=={NBGRADER_VERSION}"], check=True
     )
