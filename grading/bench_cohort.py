@@ -105,7 +105,8 @@ def side_by_side(work: Path, learners: int, runs: int) -> dict[str, Any]:
             except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
                 tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
                 why = f"nbgrader {nbg.NBGRADER_VERSION} failed: {error}; log tail: {tail}"
-                return {**result, "ours": _throughput(ours, learners), "nbgrader": {"available": False, "why": why}}
+                measured = {"ours": _throughput(ours, learners)} if ours else {}
+                return {**result, **measured, "nbgrader": {"available": False, "why": why}}
     scores = nbg.autograded_scores(NBGRADER_FOLDER, binary)
     ours_rows = _rows(work / "side-by-side-grades")
     result["ours"] = {**_throughput(ours, learners), "isolation": sorted({row["isolation"] for row in ours_rows})}
