@@ -3,10 +3,7 @@
 Measures: papermill execution of each module notebook, kernel start-up, import time of the
 heavy packages (each in a fresh interpreter), the grading sandbox's own cost, grading time per module
 (sandboxed), validation of the
-reference period, module 5's logging overhead per request and module 6's parity check against a
-live service (grading/bench_live.py), module 7's router overhead at 16 connections
-(grading/bench_router.py), and peak memory. Targets from the issues are reported next to the numbers.
-``--serving`` adds the model service against ``mlflow models serve`` (grading/bench_serving.py);
+    shown = ("targets_s", "router_overhead_ms", "kernel_startup", "sandbox", "peak_rss_mb", "serving", "cohort")
 ``--serving-only`` runs just that (``make bench BENCH_ARGS=--serving-only``).
 """
 
@@ -26,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from grading.bench_cohort import cohort_benchmark
 from grading.bench_live import live_runs
 from grading.bench_router import router_overhead_benchmark
 from grading.paths import SOLUTIONS_DIR, course_notebooks
@@ -210,6 +208,7 @@ def benchmark(runs: int) -> dict[str, Any]:
             print(f"benchmarking {notebook.name}", flush=True)
             result["notebooks"][notebook.stem] = notebook_runs(notebook, runs, Path(scratch) / "run" / notebook.stem)
             result["grading"][notebook.stem] = grading_runs(notebook, runs, Path(scratch) / "grade" / notebook.stem)
+    result["cohort"] = cohort_benchmark()
     result["targets_s"] = {
         stem: {
             "target": TARGET_SECONDS[stem],
@@ -267,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
     atomic_write_json(args.out, result)
-    shown = ("targets_s", "router_overhead_ms", "kernel_startup", "sandbox", "peak_rss_mb", "serving")
+    shown = ("targets_s", "router_overhead_ms", "kernel_startup", "sandbox", "peak_rss_mb", "serving", "cohort")
     print(json.dumps({key: result[key] for key in shown if key in result}, indent=2))
     print(f"benchmark written to {args.out}")
     return 0

@@ -17,21 +17,15 @@ import pytest
 from grading.gradebook import GradingInputError, grade_cohort, learner_submissions, unpack_zip
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR
 from grading.secret import SECRET_ENV, GradingSecret
+from grading.synthetic_cohort import zip_submission
 
 MODULE1 = "01_data_validation.ipynb"
 SECRET = GradingSecret("gradebook-test-secret", "test")
 
 
-def _zip(path: Path, entries: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as bundle:
-        for name, data in entries.items():
-            bundle.writestr(name, data)
-    return path
-
-
 @pytest.mark.parametrize("entry", ["../escape.ipynb", "/etc/escape", "a/../../escape", "C:\\escape"])
 def test_zip_entries_that_escape_are_refused(tmp_path: Path, entry: str) -> None:
-    archive = _zip(tmp_path / "mallory.zip", {MODULE1: b"{}", entry: b"x"})
+    archive = zip_submission(tmp_path / "mallory.zip", {MODULE1: b"{}", entry: b"x"})
     with pytest.raises(GradingInputError, match="refused entry"):
         unpack_zip(archive, tmp_path / "out")
     assert not (tmp_path / "escape.ipynb").exists() and not (tmp_path / "out" / MODULE1).exists()
@@ -48,17 +42,17 @@ def test_a_zip_link_entry_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_zip_with_one_top_folder_is_looked_into(tmp_path: Path) -> None:
-    archive = _zip(tmp_path / "alice.zip", {f"alice/{MODULE1}": (NOTEBOOKS_DIR / MODULE1).read_bytes()})
+    archive = zip_submission(tmp_path / "alice.zip", {f"alice/{MODULE1}": (NOTEBOOKS_DIR / MODULE1).read_bytes()})
     folder = unpack_zip(archive, tmp_path / "out")
     assert (folder / MODULE1).read_bytes() == (NOTEBOOKS_DIR / MODULE1).read_bytes()
 
 
 def test_learners_are_folders_and_zips_each_once(tmp_path: Path) -> None:
     (tmp_path / "alice").mkdir()
-    _zip(tmp_path / "bob.zip", {MODULE1: b"{}"})
+    zip_submission(tmp_path / "bob.zip", {MODULE1: b"{}"})
     (tmp_path / "notes.txt").write_text("not a learner")
     assert list(learner_submissions(tmp_path)) == ["alice", "bob"]
-    _zip(tmp_path / "alice.zip", {MODULE1: b"{}"})
+    zip_submission(tmp_path / "alice.zip", {MODULE1: b"{}"})
     with pytest.raises(GradingInputError, match="alice is in the cohort twice"):
         learner_submissions(tmp_path)
 
@@ -67,8 +61,8 @@ def _cohort(root: Path) -> Path:
     cohort = root / "cohort"
     (cohort / "alice").mkdir(parents=True)
     shutil.copy(SOLUTIONS_DIR / MODULE1, cohort / "alice" / MODULE1)
-    _zip(cohort / "bob.zip", {f"bob/{MODULE1}": (NOTEBOOKS_DIR / MODULE1).read_bytes()})
-    _zip(cohort / "mallory.zip", {MODULE1: b"{}", "../../escape": b"x"})
+    zip_submission(cohort / "bob.zip", {f"bob/{MODULE1}": (NOTEBOOKS_DIR / MODULE1).read_bytes()})
+    zip_submission(cohort / "mallory.zip", {MODULE1: b"{}", "../../escape": b"x"})
     return cohort
 
 

@@ -19,31 +19,17 @@ from typing import Any
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell
 
 from grading.grade import grade_submission
-from grading.paths import ARTIFACT_TESTS_DIR, REPO_ROOT, SOLUTIONS_DIR
+from grading.paths import ARTIFACT_TESTS_DIR, REPO_ROOT
 from grading.sandbox import Limits
 from grading.secret import GradingSecret
+from grading.synthetic_cohort import REFERENCE_ANSWERS, edited_solution, processes_with
 from mlops_kit.course import module_id
 
 pytestmark = pytest.mark.slow
 MODULE1 = module_id(1)
 SECRET = GradingSecret("hostile-test-secret-5f1c", "test")
-
-
-def _submission(folder: Path, edits: dict[str, str] | None = None, added: str | None = None) -> Path:
-    """The solved module 1 with exercise cells replaced and one learner cell added after the setup."""
-    folder.mkdir(parents=True)
-    notebook = nbformat.read(SOLUTIONS_DIR / f"{MODULE1}.ipynb", as_version=4)
-    for cell in notebook.cells:
-        if cell.get("id") in (edits or {}):
-            cell.source = edits[cell.id]
-    if added is not None:
-        position = next(i for i, cell in enumerate(notebook.cells) if cell.get("id") == "m01-setup") + 1
-        notebook.cells.insert(position, new_code_cell(added, id="learner-attack"))
-    nbformat.write(notebook, folder / f"{MODULE1}.ipynb")
-    return folder
 
 
 def _entry(card: dict[str, Any]) -> dict[str, Any]:
@@ -59,17 +45,6 @@ def _snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
                 stat = path.stat()
                 state[str(path)] = (stat.st_size, stat.st_mtime_ns)
     return state
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 ESCAPE_ATTACK = """
@@ -165,7 +140,7 @@ def escape(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     attack = ESCAPE_ATTACK.format(
         targets=targets, marker=marker, port=listener.getsockname()[1], import_marker=import_marker, MODULE1=MODULE1
     )
-    submission = _submission(tmp / "submission", added=attack)
+    submission = edited_solution(tmp / "submission", MODULE1, added=attack)
     course_before = _snapshot(REPO_ROOT / "grading", REPO_ROOT / "notebooks", REPO_ROOT / "mlops_kit")
     result = grade_submission(submission, 6, out, cell_timeout=120, secret=SECRET, hidden=(other_learner,))
     stop.set()
@@ -178,7 +153,7 @@ def escape(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "seen": json.loads(attack_path.read_text()) if attack_path.is_file() else None,
         "targets": targets,
         "connections": connections,
-        "survivors": _processes_with(marker),
+        "survivors": processes_with(marker),
         "imported": Path(import_marker).exists(),
         "course_changed": course_before
         != _snapshot(REPO_ROOT / "grading", REPO_ROOT / "notebooks", REPO_ROOT / "mlops_kit"),
@@ -276,7 +251,7 @@ json.dump({"memory": memory, "disk": disk, "children": len(children)}, open("exh
 
 
 def test_a_flood_of_output_leaves_a_small_executed_copy(tmp_path: Path) -> None:
-    submission = _submission(tmp_path / "submission", added=PRINT_FLOOD)
+    submission = edited_solution(tmp_path / "submission", MODULE1, added=PRINT_FLOOD)
     # pushing 100 MB through the kernel's messages takes a while on a busy machine: a generous cell timeout
     result = grade_submission(submission, 2, tmp_path / "out", cell_timeout=900, secret=SECRET)
     entry = _entry(result.card)
@@ -291,7 +266,7 @@ def test_a_flood_of_output_leaves_a_small_executed_copy(tmp_path: Path) -> None:
 
 def test_memory_disk_and_processes_are_capped(tmp_path: Path) -> None:
     limits = Limits(file_mb=64, processes=64)
-    submission = _submission(tmp_path / "submission", added=EXHAUST_ATTACK)
+    submission = edited_solution(tmp_path / "submission", MODULE1, added=EXHAUST_ATTACK)
     result = grade_submission(submission, 2, tmp_path / "out", cell_timeout=300, secret=SECRET, limits=limits)
     # the process cap is per user, so the kernel's own messaging can starve too and the run may end in an
     # error (the learner's loss, not the grader's): what matters is that every cap held and grading finished
@@ -303,21 +278,9 @@ def test_memory_disk_and_processes_are_capped(tmp_path: Path) -> None:
     assert (sandbox / "big.bin").stat().st_size <= limits.file_mb * 1024**2
 
 
-REFERENCE_ANSWERS = {  # a submission of imports alone, each spelled differently
-    "m01-ex1": "from mlops_kit.validation import reference_rules as r\n"
-    "def future_timestamp_check(cutoff):\n"
-    "    return r(cutoff).column_checks['created_at'][0]",
-    "m01-ex2": "import importlib\n"
-    "MISSING_POLICY = dict(importlib.import_module('mlops_kit.validation').reference_rules(period_end).missing_policy)",
-    "m01-ex3": "import mlops_kit.validation.rules as v\n"
-    "OUTLIER_RULES = list(getattr(v, 'reference_rules')(period_end).outlier_rules)",
-    "m01-ex4": "ANSWERS = selfcheck._answers_from_report(report)",
-}
-
-
 def test_reference_solution_imports_earn_nothing_and_are_flagged(tmp_path: Path) -> None:
     cohort = tmp_path / "cohort"
-    _submission(cohort / "copycat", edits=REFERENCE_ANSWERS)
+    edited_solution(cohort / "copycat", MODULE1, REFERENCE_ANSWERS)
     from grading.gradebook import grade_cohort
 
     gradebook = grade_cohort(cohort, 3, tmp_path / "grades", cell_timeout=120, workers=1, secret=SECRET)
@@ -332,7 +295,7 @@ def test_reference_solution_imports_earn_nothing_and_are_flagged(tmp_path: Path)
 
 def test_a_tampered_locked_cell_of_a_solved_notebook_is_restored_and_flagged(tmp_path: Path) -> None:
     sabotage = "print('the artifacts are written elsewhere')"  # run as written, module 1 would leave nothing
-    submission = _submission(tmp_path / "submission")
+    submission = edited_solution(tmp_path / "submission", MODULE1)
     notebook = nbformat.read(submission / f"{MODULE1}.ipynb", as_version=4)
     released = nbformat.read(REPO_ROOT / "notebooks" / f"{MODULE1}.ipynb", as_version=4)
     checksums = {cell.id: cell.metadata.get("course", {}) for cell in released.cells}
@@ -350,7 +313,9 @@ def test_a_tampered_locked_cell_of_a_solved_notebook_is_restored_and_flagged(tmp
 
 
 def test_a_grading_run_leaves_no_sandbox_user_and_no_mount_behind(tmp_path: Path) -> None:
-    submission = _submission(tmp_path / "submission", added="import os\nos.makedirs('deep/er', exist_ok=True)")
+    submission = edited_solution(
+        tmp_path / "submission", MODULE1, added="import os\nos.makedirs('deep/er', exist_ok=True)"
+    )
     grade_submission(submission, 1, tmp_path / "out", secret=SECRET)
     sandbox = tmp_path / "out" / "sandbox" / MODULE1
     owners = {path.stat().st_uid for path in sandbox.rglob("*")}

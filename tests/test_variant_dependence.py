@@ -21,6 +21,7 @@ from grading_support import graded_solutions_group
 from grading.checks import run_artifact_checks
 from grading.grade import grade_submission
 from grading.paths import SOLUTIONS_DIR, course_notebooks
+from grading.synthetic_cohort import edited_solution
 from mlops_kit.course import module_id
 from mlops_kit.data import SHIPPED_DATA_DIR, file_period, load_orders
 from mlops_kit.datagen import ensure_variant
@@ -33,19 +34,8 @@ MODULE2, MODULE3 = module_id(2), module_id(3)
 OTHER_VARIANT = 7
 
 
-def _submission(folder: Path, module: str, edits: dict[str, str]) -> Path:
-    """The solution of ``module`` with some exercise cells replaced."""
-    folder.mkdir(parents=True)
-    notebook = nbformat.read(SOLUTIONS_DIR / f"{module}.ipynb", as_version=4)
-    for cell in notebook.cells:
-        if cell.get("id") in edits:
-            cell.source = edits[cell.id]
-    nbformat.write(notebook, folder / f"{module}.ipynb")
-    return folder
-
-
 def _lost(tmp: Path, module: str, edits: dict[str, str]) -> set[str]:
-    card = grade_submission(_submission(tmp / "submission", module, edits), OTHER_VARIANT, tmp / "out").card
+    card = grade_submission(edited_solution(tmp / "submission", module, edits), OTHER_VARIANT, tmp / "out").card
     entry = card["modules"][module]  # the notebook may also stop (a hard-coded split leaks): points lost either way
     return {check["name"] for check in entry["checks"] if not check["passed"]}
 
