@@ -43,10 +43,11 @@ LOAD_CELL = """\
 # nbgrader benchmark: what the tests below compare (the shipped variant's ledger, the artifacts left)
 from pathlib import Path as _Path
 import pandas as _pd
+from mlops_kit.course import module_id as _module_id
 from mlops_kit.datagen import read_defect_ledger as _read_ledger
 _defects = _read_ledger(_Path(DATA_DIR).parent)
 _defects = _defects[_defects["file"] == "reference.csv"]
-_folder = _Path(ARTIFACTS_DIR) / "01_data_validation"
+_folder = _Path(ARTIFACTS_DIR) / _module_id(1)
 _read = lambda name: _pd.read_csv(_folder / name, dtype=str, keep_default_na=False, na_values=[""])
 _clean, _quarantine = _read("clean.csv"), _read("quarantine.csv")
 _reasons = {int(r): set(str(t).split(";")) for r, t in zip(_quarantine["source_row"], _quarantine["reasons"])}
