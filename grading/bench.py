@@ -81,13 +81,26 @@ def kernel_startup() -> None:
 
 
 def notebook_runs(notebook: Path, runs: int, work: Path) -> dict[str, Any]:
-    """papermill execution of one module notebook, each run in an empty artifacts folder."""
+    """papermill execution of one module notebook, each run in a fresh artifacts folder.
+
+    From module 3 on, the folder starts with the reference upstream (``grading.upstream``, built once),
+    as it does in a course-order run and in grading: the time is the module's own work.
+    """
     from grading.execute import execute_notebook
+    from grading.upstream import FIRST_SEEDED_MODULE, module_number, reference_upstream, seed_sandbox
     from mlops_kit.data import SHIPPED_DATA_DIR
+
+    number = module_number(notebook.stem)
+    upstream = None
+    if number >= FIRST_SEEDED_MODULE:
+        upstream = reference_upstream(SHIPPED_DATA_DIR, 0, work.parent.parent / "upstream")
 
     def once() -> None:
         artifacts = work / "artifacts"
         shutil.rmtree(artifacts, ignore_errors=True)
+        artifacts.mkdir(parents=True)
+        if upstream is not None:
+            seed_sandbox(upstream, artifacts, number)
         outcome = execute_notebook(
             notebook,
             work / notebook.name,
