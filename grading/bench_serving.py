@@ -149,24 +149,17 @@ def prediction_log_overhead(
     uri: str, name: str, version: str, singles: list[bytes], ok: Callable[[httpx.Response], bool], scratch: Path
 ) -> dict[str, Any]:
     """Module 5's prediction log: one write in-process (p50), and single-row p50 of a service that logs."""
+    from grading.bench_live import log_write_p50_ms
     from mlops_kit.serving import ServiceProcess
-    from mlops_kit.serving.predlog import PredictionLogWriter
 
-    order = json.loads(singles[0])[0]
-    writer = PredictionLogWriter(scratch / "bench-log", version)
-    writes = []
-    for number in range(300):
-        started = time.perf_counter()
-        writer.write(f"r{number}", [order], [0.3], [0], 1.0, "order_id")
-        writes.append((time.perf_counter() - started) * 1000)
-    writer.close()
+    write_ms = log_write_p50_ms([json.loads(body)[0] for body in singles], scratch / "bench-log", version)
     scenario = SCENARIOS[0]
     folder = scratch / "service-log"
     with ServiceProcess.start(uri, name, version=version, timeout=300, prediction_log_dir=str(folder)) as service:
         url = f"{service.url}/predict"
         warm(url, singles[0], ok)
         measured = load(url, singles, scenario["connections"], scenario["requests"], ok)
-    return {"write_p50_ms": round(statistics.median(writes), 4), "service_p50_ms_with_log": measured["p50_ms"]}
+    return {"write_p50_ms": round(write_ms, 4), "service_p50_ms_with_log": measured["p50_ms"]}
 
 
 def start_to_ready(uri: str, name: str, version: str, runs: int) -> dict[str, Any]:
