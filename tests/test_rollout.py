@@ -150,6 +150,41 @@ def test_a_tiny_shift_on_many_samples_passes_thanks_to_the_effect_floor() -> Non
     assert decision.verdict == "pass", decision.why
 
 
+@pytest.mark.parametrize(
+    ("verdicts", "limits", "actions"),
+    [
+        (["fail", "fail"], (2, 5), ["hold", "roll_back"]),
+        (["fail", "pass", "fail", "pass"], (2, 5), ["hold", "advance", "hold", "advance"]),
+        (["fail", "inconclusive", "fail"], (2, 5), ["hold", "hold", "roll_back"]),
+        (["fail"], (1, 5), ["roll_back"]),
+        (
+            ["inconclusive", "inconclusive", "pass", "inconclusive", "inconclusive"],
+            (2, 3),
+            ["hold"] * 2 + ["advance"] + ["hold"] * 2,
+        ),
+        (["inconclusive"] * 3, (2, 3), ["hold", "hold", "abort"]),
+    ],
+    ids=["two-in-a-row", "healed-by-a-pass", "inconclusive-does-not-heal", "limit-one", "holds-reset", "holds-abort"],
+)
+def test_failures_since_the_last_pass_roll_back_and_a_pass_heals(verdicts, limits, actions) -> None:
+    from mlops_kit.rollout.controller import VerdictCount
+
+    count = VerdictCount(*limits)
+    assert [count.add(verdict, started=float(t)) for t, verdict in enumerate(verdicts)] == actions
+
+
+def test_the_rollback_dates_from_the_first_failure_since_the_last_pass() -> None:
+    from mlops_kit.rollout.controller import VerdictCount
+
+    count = VerdictCount(failure_limit=2, inconclusive_limit=5)
+    assert [count.add(v, t) for v, t in [("fail", 10.0), ("pass", 12.0), ("fail", 14.0), ("fail", 16.0)]][
+        -1
+    ] == "roll_back"
+    assert count.first_breach == 14.0 and count.failures == 2
+    with pytest.raises(ValueError, match="unknown verdict 'maybe'"):
+        count.add("maybe", 18.0)
+
+
 def test_a_few_slow_calls_raise_the_p99_but_do_not_fail_a_model_that_is_not_slower() -> None:
     """A busy machine or a just-started process gives a canary a few slow calls: p99 up, the model no slower."""
     spec = load_rollout_spec(spec_dict()).analysis

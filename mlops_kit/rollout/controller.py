@@ -7,8 +7,9 @@ At each step the canary's weight goes up; after ``analysis.interval_s`` the cont
 router recorded over that interval and judges them (``analyze_interval``), writing one decision record
 (``decisions/<name>_NN.json``) and an ``analysis`` event. A pass moves to the next step; an inconclusive
 interval holds the step (``inconclusive_limit`` holds in a row abort: no data never promotes); a failure
-counts, and ``failure_limit`` failures in a row roll back (a pass starts the count again, so the time from
-the first failed interval of that run to weight 0 stays within the spec's ``rollback_bound_s``):
+counts, and ``failure_limit`` failures since the last pass roll back (``VerdictCount``; a pass starts the count
+again, so the time from the first failed interval of that run to weight 0 stays within the spec's
+``rollback_bound_s``):
 
 1. canary weight 0 at once (``weight`` event), 2. the canary process stopped (``canary_stopped``),
 3. ``champion`` kept on the stable version or moved back to it by module 3's audited ``promote``
@@ -73,6 +74,41 @@ class _Reader:
         return found["calls"], found["answers"]
 
 
+ADVANCE, HOLD, ROLL_BACK, ABORT = "advance", "hold", "roll_back", "abort"
+
+
+@dataclass
+class VerdictCount:
+    """What the analyses so far decide: failures without a pass between them roll back, holds in a row abort.
+
+    ``add`` takes one interval's verdict and when the interval started, and answers ``advance`` (a pass: next
+    step), ``hold`` (analyse the step again), ``roll_back`` (``failure_limit`` failures since the last pass;
+    ``first_breach`` is when the first of them started) or ``abort`` (``inconclusive_limit`` inconclusive
+    intervals in a row at one step: no data never promotes). A pass heals earlier failures: one unlucky interval
+    is not a verdict. An inconclusive interval neither heals nor counts as a failure.
+    """
+
+    failure_limit: int
+    inconclusive_limit: int
+    failures: int = 0
+    holds: int = 0
+    first_breach: float | None = None
+
+    def add(self, verdict: str, started: float) -> str:
+        """Count one interval's verdict (see the class docstring)."""
+        if verdict == PASS:
+            self.failures, self.holds, self.first_breach = 0, 0, None
+            return ADVANCE
+        if verdict == FAIL:
+            self.failures += 1
+            self.first_breach = self.first_breach if self.first_breach is not None else started
+            return ROLL_BACK if self.failures >= self.failure_limit else HOLD
+        if verdict == INCONCLUSIVE:
+            self.holds += 1
+            return ABORT if self.holds >= self.inconclusive_limit else HOLD
+        raise ValueError(f"unknown verdict {verdict!r}: expected {PASS}, {FAIL} or {INCONCLUSIVE}")
+
+
 def _fallbacks(answers: list[dict[str, Any]]) -> dict[str, Any] | None:
     degraded = [answer for answer in answers if answer["degraded"]]
     if not degraded:
@@ -129,11 +165,10 @@ def run_rollout(
             reader,
         )
 
-    failures, first_breach, number = 0, None, 0
+    count, number = VerdictCount(spec.analysis.failure_limit, spec.analysis.inconclusive_limit), 0
     for step, weight in enumerate(spec.steps, start=1):
         router.set_weight(weight)
         log.emit("weight", weight=weight, step=step, reason=f"step {step} of {len(spec.steps)}")
-        holds = 0
         while True:
             started = time.time()
             time.sleep(spec.analysis.interval_s)
@@ -166,24 +201,17 @@ def run_rollout(
             fallbacks = _fallbacks(answers)
             if fallbacks:
                 log.emit("fallback", step=step, weight=weight, **fallbacks)
-            if decision.verdict == PASS:
-                failures, first_breach = 0, None  # one unlucky interval is not a verdict: a pass heals it
+            action = count.add(decision.verdict, started)
+            if action == ADVANCE:
                 break
-            if decision.verdict == FAIL:
-                failures += 1
-                first_breach = first_breach if first_breach is not None else started
-                if failures >= spec.analysis.failure_limit:
-                    reason = (
-                        f"{failures} failed analyses in a row (limit {spec.analysis.failure_limit}): {decision.why}"
-                    )
-                    roll_back(first_breach, decision.failed_metrics, reason)
-                    return result
-            elif decision.verdict == INCONCLUSIVE:
-                holds += 1
-                if holds >= spec.analysis.inconclusive_limit:
-                    reason = f"{holds} inconclusive analyses in a row at step {step}: no data never promotes"
-                    roll_back(started, [], reason)
-                    return result
+            if action == ROLL_BACK:
+                reason = f"{count.failures} failed analyses since the last pass (limit {count.failure_limit}): {decision.why}"
+                roll_back(count.first_breach or started, decision.failed_metrics, reason)
+                return result
+            if action == ABORT:
+                reason = f"{count.holds} inconclusive analyses in a row at step {step}: no data never promotes"
+                roll_back(started, [], reason)
+                return result
     router.set_weight(100)
     log.emit("weight", weight=100, step=len(spec.steps) + 1, reason="every step passed: promotion")
     drained = _in_background(lambda: (time.sleep(DRAIN_S), stable.stop()))  # meanwhile, the registry

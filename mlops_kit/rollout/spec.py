@@ -8,7 +8,7 @@ the next; after the last one passes, the canary takes 100 % and is promoted. ``a
 step is judged (see ``analysis.py``): a minimum sample count per arm (fewer: inconclusive, which holds
 the step and never passes), the allowed increase of the error rate and of the p99 latency over the
 stable arm, and the prediction-shift test (Mann-Whitney U p-value below ``shift_alpha`` *and* a
-Hodges-Lehmann shift at least ``min_shift``). ``failure_limit`` failed analyses in a row roll back (a pass starts the count again);
+Hodges-Lehmann shift at least ``min_shift``). ``failure_limit`` failed analyses without a pass between them roll back (a pass starts the count again);
 ``inconclusive_limit`` holds in a row abort the rollout (a rollback: no data never promotes).
 ``fallback`` is the router's per-request deadline and the rule-based baseline that answers when both
 models fail.
