@@ -8,6 +8,7 @@ grade and the two variants are graded on different workers at the same time.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +41,18 @@ class GradedSolutions:
 
 
 @pytest.fixture(scope="session")
-def graded_solutions(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], GradedSolutions]:
+def upstream_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One reference-upstream cache for the whole session, shared by both xdist workers (as a cohort's graders
+    share one): a variant's upstream is built by the first grading that needs it. Per session, never reused
+    by the next one, whose code may have changed under the same package version."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-upstream"
+
+
+@pytest.fixture(scope="session")
+def graded_solutions(
+    tmp_path_factory: pytest.TempPathFactory, upstream_cache: Path
+) -> Callable[[int], GradedSolutions]:
     """``graded_solutions(variant)``: the solutions graded on ``variant``, once per session."""
     cache: dict[int, GradedSolutions] = {}
 
@@ -51,7 +63,7 @@ def graded_solutions(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int]
             submission.mkdir()
             for notebook in course_notebooks(SOLUTIONS_DIR):
                 shutil.copy(notebook, submission / notebook.name)
-            result = grade_submission(submission, variant, tmp / "out")
+            result = grade_submission(submission, variant, tmp / "out", upstream_cache=upstream_cache)
             cache[variant] = GradedSolutions(variant, result.card, tmp / "out")
         return cache[variant]
 

@@ -35,8 +35,10 @@ def _submission(tmp: Path, source: Path, only: str | None = None) -> Path:
     return folder
 
 
-def _grade(tmp: Path, submission: Path, variant: int, timeout: float = 120) -> dict[str, Any]:
-    result = grade_submission(submission, variant, tmp / "out", cell_timeout=timeout)
+def _grade(
+    tmp: Path, submission: Path, variant: int, timeout: float = 120, upstream: Path | None = None
+) -> dict[str, Any]:
+    result = grade_submission(submission, variant, tmp / "out", cell_timeout=timeout, upstream_cache=upstream)
     assert json.loads(result.json_path.read_text()) == result.card
     assert result.markdown_path.read_text().startswith("# Scorecard")
     return result.card
@@ -68,8 +70,8 @@ def test_solutions_score_full_points(solutions_card: dict[str, Any]) -> None:
         assert not failed and entry["points"] == entry["max_points"] > 0, (module, failed)
 
 
-def test_unsolved_release_scores_zero_and_runs_to_the_end(tmp_path: Path) -> None:
-    card = _grade(tmp_path, _submission(tmp_path, NOTEBOOKS_DIR), variant=7)
+def test_unsolved_release_scores_zero_and_runs_to_the_end(tmp_path: Path, upstream_cache: Path) -> None:
+    card = _grade(tmp_path, _submission(tmp_path, NOTEBOOKS_DIR), variant=7, upstream=upstream_cache)
     for module, entry in card["modules"].items():
         assert entry["execution"]["status"] == "ok", f"{module}: the unsolved notebook must run: {entry['execution']}"
         assert entry["points"] == 0 and entry["max_points"] > 0, (module, entry["checks"])

@@ -34,8 +34,9 @@ MODULE2, MODULE3 = module_id(2), module_id(3)
 OTHER_VARIANT = 7
 
 
-def _lost(tmp: Path, module: str, edits: dict[str, str]) -> set[str]:
-    card = grade_submission(edited_solution(tmp / "submission", module, edits), OTHER_VARIANT, tmp / "out").card
+def _lost(tmp: Path, module: str, edits: dict[str, str], upstream: Path | None = None) -> set[str]:
+    submission = edited_solution(tmp / "submission", module, edits)
+    card = grade_submission(submission, OTHER_VARIANT, tmp / "out", upstream_cache=upstream).card
     entry = card["modules"][module]  # the notebook may also stop (a hard-coded split leaks): points lost either way
     return {check["name"] for check in entry["checks"] if not check["passed"]}
 
@@ -59,7 +60,9 @@ def split_orders(features, valid_months):
     assert {"split_is_time_based", "split_keeps_every_clean_order_once"} <= lost, lost
 
 
-def test_module3_lineage_and_bar_hard_coded_for_the_shipped_data_lose_points(tmp_path: Path) -> None:
+def test_module3_lineage_and_bar_hard_coded_for_the_shipped_data_lose_points(
+    tmp_path: Path, upstream_cache: Path
+) -> None:
     result = _shipped_clean()
     shipped_version = result.data_version
     split = time_split(result.clean, valid_months=2)
@@ -76,7 +79,7 @@ def test_module3_lineage_and_bar_hard_coded_for_the_shipped_data_lose_points(tmp
         "m03-ex3": ex3.replace("max_value=no_skill_log_loss(fs.train, fs.valid)", f"max_value={bar!r}"),
     }
     assert edits["m03-ex1"] != ex1 and edits["m03-ex3"] != ex3
-    lost = _lost(tmp_path, MODULE3, edits)
+    lost = _lost(tmp_path, MODULE3, edits, upstream_cache)
     assert {"versions_carry_lineage", "model_cards_state_lineage_and_metrics", "policy_as_declared"} <= lost, lost
 
 

@@ -2,7 +2,9 @@
 
 ``start_rollout_registry`` gives a champion (module 3's, or whoever holds ``champion`` when it was
 trained on this data) and registers two challengers: ``canary_good`` (the routine retrain) and
-``canary_faulty`` (the same model, to be served with the variant's planted fault). When an earlier run
+``canary_faulty`` (the same model, to be served with the variant's planted fault); with ``serve_champion``
+the champion's service starts in the background as soon as the champion is known, while the challengers
+are trained and registered (``cast.stable_service.result()`` waits for it). When an earlier run
 of module 7 left its challengers behind, module 3's reference rebuilds the registry first, so the
 notebook gives the same result every time. ``reference_*`` answer the notebook's exercises (the
 self-checks compute their truth with them; an exercise that calls them earns nothing).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,13 +46,21 @@ class RolloutRegistry:
     champion: str
     good: str
     faulty: str
+    stable_service: Future | None = None
+    """The champion's service starting in the background (``serve_champion``); ``.result()`` waits until ready."""
 
 
 def start_rollout_registry(
-    artifacts_dir: str | Path, data_dir: str | Path, variant: int, model_name: str = "late-delivery"
+    artifacts_dir: str | Path,
+    data_dir: str | Path,
+    variant: int,
+    model_name: str = "late-delivery",
+    serve_champion: bool = False,
 ) -> RolloutRegistry:
-    """A usable champion plus the two module-7 challengers, registered with lineage and a model card."""
+    """A usable champion plus the two module-7 challengers, registered with lineage and a model card
+    (with ``serve_champion``, the champion's service starting meanwhile: see the module docstring)."""
     from mlops_kit.gates.challengers import retrained_challenger
+    from mlops_kit.monitoring.background import start_in_background
     from mlops_kit.pipeline import ensure_feature_set
     from mlops_kit.registry import connect, list_versions, load_model, log_candidate
     from mlops_kit.registry.reference import ensure_champion, reference_card, reference_lineage, run_reference
@@ -58,6 +69,14 @@ def start_rollout_registry(
     tracking = connect(artifacts_dir)
     if any(v.tags.get("candidate") in MODULE7_CANDIDATES for v in list_versions(tracking, model_name)):
         champion = run_reference(artifacts_dir, data_dir, variant, model_name)
+    stable = None
+    if serve_champion:
+        from mlops_kit.serving.process import ServiceProcess
+
+        version = str(champion.version)
+        stable = start_in_background(
+            lambda: ServiceProcess.start(tracking.uri, model_name, version=version, timeout=300.0), ServiceProcess.stop
+        )
     feature_set = ensure_feature_set(artifacts_dir, data_dir, variant)
     lineage = reference_lineage(feature_set)
     retrain = retrained_challenger(feature_set, load_model(tracking, model_name, version=champion.version))
@@ -74,7 +93,7 @@ def start_rollout_registry(
             input_example=inputs,
         )
         versions.append(str(registered.version))
-    return RolloutRegistry(tracking, str(champion.version), *versions)
+    return RolloutRegistry(tracking, str(champion.version), *versions, stable_service=stable)
 
 
 REFERENCE_STEPS = [25, 50]
