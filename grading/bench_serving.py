@@ -145,23 +145,6 @@ def in_process_floor(model: Any, one_row: Any, calls: int = 300) -> dict[str, fl
     return {"p50_ms": round(statistics.median(times) * 1000, 3), "p99_ms": round(percentile(times, 0.99) * 1000, 3)}
 
 
-def prediction_log_overhead(
-    uri: str, name: str, version: str, singles: list[bytes], ok: Callable[[httpx.Response], bool], scratch: Path
-) -> dict[str, Any]:
-    """Module 5's prediction log: one write in-process (p50), and single-row p50 of a service that logs."""
-    from grading.bench_live import log_write_p50_ms
-    from mlops_kit.serving import ServiceProcess
-
-    write_ms = log_write_p50_ms([json.loads(body)[0] for body in singles], scratch / "bench-log", version)
-    scenario = SCENARIOS[0]
-    folder = scratch / "service-log"
-    with ServiceProcess.start(uri, name, version=version, timeout=300, prediction_log_dir=str(folder)) as service:
-        url = f"{service.url}/predict"
-        warm(url, singles[0], ok)
-        measured = load(url, singles, scenario["connections"], scenario["requests"], ok)
-    return {"write_p50_ms": round(write_ms, 4), "service_p50_ms_with_log": measured["p50_ms"]}
-
-
 def start_to_ready(uri: str, name: str, version: str, runs: int) -> dict[str, Any]:
     """Seconds from ``ServiceProcess.start`` (the parent resolving the version included) to ``/ready``, ``runs`` times."""
     from mlops_kit.serving import ServiceProcess
@@ -227,13 +210,6 @@ def serving_benchmark(work: Path | None = None, start_runs: int = 3) -> dict[str
             result["course"][scenario["name"]] = load(
                 url, body, scenario["connections"], scenario["requests"], course_ok
             )
-    result["prediction_log"] = prediction_log_overhead(
-        tracking.uri, champion.name, version, singles, course_ok, scratch
-    )
-    result["prediction_log"]["service_p50_ms_without_log"] = result["course"]["single_row_1_connection"]["p50_ms"]
-    result["prediction_log"]["overhead_p50_ms"] = round(
-        result["prediction_log"]["service_p50_ms_with_log"] - result["prediction_log"]["service_p50_ms_without_log"], 3
-    )
     sock = bind_socket()
     port = sock.getsockname()[1]
     sock.close()

@@ -1,9 +1,10 @@
 """Fixtures shared by the slow grading tests: the reference solutions graded once per variant per session.
 
-Grading the whole course takes minutes, so the tests that need the solutions graded on a variant
-(full points on variants 0 and 7; variant 0's artifacts relabelled as another variant) share one grade.
+Grading the whole course takes minutes, so the tests that need the solved course graded (full points,
+the audit, its artifacts relabelled as another variant) share one grade, on ``GRADED_VARIANT``: a variant
+the shipped data is not (``make run`` grades the shipped variant 0, and nbval executes the solutions on it).
 A test that uses variant ``v`` is marked ``xdist_group(graded_solutions_group(v))``, so one worker holds that
-grade and the two variants are graded on different workers at the same time.
+grade.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import pytest
 
 from grading.grade import grade_submission
 from grading.paths import SOLUTIONS_DIR, course_notebooks
+
+GRADED_VARIANT = 7
+"""The variant the test suite grades the whole solved course on (as the issues' ``grade solutions --variant 7``)."""
 
 
 def graded_solutions_group(variant: int) -> str:

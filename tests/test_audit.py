@@ -1,6 +1,6 @@
 """The ML Test Score audit on the solved course's artifacts and on a partial learner's.
 
-The artifacts are the reference solutions' own, graded on variant 0 once per session (shared with the
+The artifacts are the reference solutions' own, graded on ``GRADED_VARIANT`` once per session (shared with the
 end-to-end grading tests): each module's folder is taken from its sandbox, the MLflow database from
 module 3's. Expected values come from the rubric file and the folders present, never from a score
 written here.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grading_support import graded_solutions_group
+from grading_support import GRADED_VARIANT, graded_solutions_group
 
 from grading.audit import POINTS, audit, load_rubric, write_audit
 from grading.cli import main
@@ -27,7 +27,7 @@ from grading.paths import REPO_ROOT
 from grading.site import module_titles
 from mlops_kit.course import MODULE_IDS, module_id
 
-pytestmark = pytest.mark.xdist_group(graded_solutions_group(0))
+pytestmark = pytest.mark.xdist_group(graded_solutions_group(GRADED_VARIANT))
 
 
 def _assemble(graded: Any, target: Path, modules: list[str]) -> Path:
@@ -43,12 +43,14 @@ def _assemble(graded: Any, target: Path, modules: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def solved(graded_solutions: Callable[[int], Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _assemble(graded_solutions(0), tmp_path_factory.mktemp("audit") / "solved", list(MODULE_IDS))
+    return _assemble(graded_solutions(GRADED_VARIANT), tmp_path_factory.mktemp("audit") / "solved", list(MODULE_IDS))
 
 
 @pytest.fixture(scope="module")
 def partial(graded_solutions: Callable[[int], Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _assemble(graded_solutions(0), tmp_path_factory.mktemp("audit") / "partial", [module_id(1), module_id(2)])
+    return _assemble(
+        graded_solutions(GRADED_VARIANT), tmp_path_factory.mktemp("audit") / "partial", [module_id(1), module_id(2)]
+    )
 
 
 def test_the_rubric_has_28_tests_7_per_section_each_mapped_or_explained() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from grading_support import graded_solutions_group
+from grading_support import GRADED_VARIANT, graded_solutions_group
 
 from grading.grade import grade_submission
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR, course_notebooks
@@ -51,16 +51,14 @@ def _edit_exercise(notebook_path: Path, cell_id: str, source: str) -> None:
     nbformat.write(notebook, notebook_path)
 
 
-@pytest.fixture(
-    params=[pytest.param(v, marks=pytest.mark.xdist_group(graded_solutions_group(v))) for v in (0, 7)],
-    ids=["variant0", "variant7"],
-)
-def solutions_card(request: pytest.FixtureRequest, graded_solutions: Callable[[int], Any]) -> dict[str, Any]:
-    graded = graded_solutions(request.param)
+@pytest.fixture
+def solutions_card(graded_solutions: Callable[[int], Any]) -> dict[str, Any]:
+    graded = graded_solutions(GRADED_VARIANT)
     assert json.loads((graded.out_dir / "scorecard.json").read_text()) == graded.card
     return graded.card
 
 
+@pytest.mark.xdist_group(graded_solutions_group(GRADED_VARIANT))
 def test_solutions_score_full_points(solutions_card: dict[str, Any]) -> None:
     modules = solutions_card["modules"]
     assert set(modules) == {path.stem for path in course_notebooks(SOLUTIONS_DIR)}

@@ -2,8 +2,9 @@
 
 - Answers hard-coded from the shipped data (variant 0) lose points on another variant, in every module
   (module 1's case is in test_grading_end_to_end.py; modules 2 and 3 are here).
-- Artifacts of a correct run on variant 0, with manifests rewritten to claim the graded variant, score
-  at most a quarter of a module's points.
+- Artifacts of a correct run on one variant (the solved course as graded on ``GRADED_VARIANT``), with
+  manifests rewritten to claim the graded variant (``CLAIMED_VARIANT``), score at most a quarter of a
+  module's points.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from grading_support import graded_solutions_group
+from grading_support import GRADED_VARIANT, graded_solutions_group
 
 from grading.checks import run_artifact_checks
 from grading.grade import grade_submission
@@ -32,6 +33,8 @@ pytestmark = pytest.mark.slow
 MODULES = [path.stem for path in course_notebooks(SOLUTIONS_DIR)]
 MODULE2, MODULE3 = module_id(2), module_id(3)
 OTHER_VARIANT = 7
+CLAIMED_VARIANT = 3
+"""The variant another variant's artifacts claim to be in the relabelling attack (not ``GRADED_VARIANT``)."""
 
 
 def _lost(tmp: Path, module: str, edits: dict[str, str], upstream: Path | None = None) -> set[str]:
@@ -84,17 +87,17 @@ def test_module3_lineage_and_bar_hard_coded_for_the_shipped_data_lose_points(
 
 
 @pytest.fixture
-def variant0_run(graded_solutions: Callable[[int], Any]) -> Path:
-    """The reference solutions graded on variant 0: full points, artifacts left in the sandboxes."""
-    graded = graded_solutions(0)
+def solved_run(graded_solutions: Callable[[int], Any]) -> Path:
+    """The reference solutions graded on ``GRADED_VARIANT``: full points, artifacts left in the sandboxes."""
+    graded = graded_solutions(GRADED_VARIANT)
     for module, entry in graded.card["modules"].items():
         assert entry["points"] == entry["max_points"] > 0, (module, entry["checks"])
     return graded.sandbox
 
 
 @pytest.fixture(scope="module")
-def other_variant(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_variant(OTHER_VARIANT, tmp_path_factory.mktemp("variants"))
+def claimed_variant(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_variant(CLAIMED_VARIANT, tmp_path_factory.mktemp("variants"))
 
 
 def _claim_variant(artifacts: Path, variant: int) -> None:
@@ -108,16 +111,16 @@ def _claim_variant(artifacts: Path, variant: int) -> None:
 QUARTER_CASES = MODULES
 
 
-@pytest.mark.xdist_group(graded_solutions_group(0))
+@pytest.mark.xdist_group(graded_solutions_group(GRADED_VARIANT))
 @pytest.mark.parametrize("module", QUARTER_CASES)
 def test_artifacts_of_another_variant_score_at_most_a_quarter(
-    module: str, variant0_run: Path, other_variant: Path, tmp_path: Path
+    module: str, solved_run: Path, claimed_variant: Path, tmp_path: Path
 ) -> None:
     artifacts = tmp_path / "artifacts"
-    shutil.copytree(variant0_run / module / "artifacts", artifacts)
-    _claim_variant(artifacts, OTHER_VARIANT)
+    shutil.copytree(solved_run / module / "artifacts", artifacts)
+    _claim_variant(artifacts, CLAIMED_VARIANT)
     log = tmp_path / "checks.log"
-    checks = run_artifact_checks(module, artifacts, other_variant / "data", other_variant, OTHER_VARIANT, log)
+    checks = run_artifact_checks(module, artifacts, claimed_variant / "data", claimed_variant, CLAIMED_VARIANT, log)
     points = sum(check["points"] for check in checks)
     maximum = sum(check["max_points"] for check in checks)
     assert maximum > 0, checks
