@@ -160,6 +160,8 @@ def test_module_page_shows_its_plots(number: int, served: str, browser) -> None:
         page.locator(
             ".jupyter-wrapper .jp-RenderedImage img"
         ).first.scroll_into_view_if_needed()  # the shot shows a plot
+        # scrolling swaps the header's site title for the page title with a CSS transition: shoot after it
+        page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
         page.screenshot(path=str(SHOTS_DIR / f"{mid}.png"))
     page.close()
 
