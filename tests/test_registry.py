@@ -601,3 +601,36 @@ def test_importing_the_registry_does_not_import_mlflow() -> None:
     code = "import sys, mlops_kit.registry; print(sorted(m for m in ('mlflow', 'sklearn', 'matplotlib') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_mlflow_checks_pinned_requirements_without_scanning_every_distribution() -> None:
+    """``skip_mlflow_module_scan`` keeps MLflow's verdict on requirements (a wrong pin is still reported)
+    while the scan of every installed distribution never runs: checked in a fresh process, on this MLflow."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import importlib_metadata
+        from mlflow.utils import requirements_utils
+        from mlops_kit.registry.environment import pip_requirements
+        from mlops_kit.registry.runs import skip_mlflow_module_scan
+
+        def scan(*args, **kwargs):
+            raise AssertionError("packages_distributions ran")
+
+        importlib_metadata.packages_distributions = scan
+        requirements_utils.importlib_metadata.packages_distributions = scan
+        skip_mlflow_module_scan()
+        requirements_utils.warn_dependency_requirement_mismatches(pip_requirements())
+        print("--- pinned as installed: no warning above", file=sys.stderr, flush=True)
+        requirements_utils.warn_dependency_requirement_mismatches(["scikit-learn==0.0.1", *pip_requirements()[2:]])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "unexpected error" not in done.stdout and "packages_distributions ran" not in done.stdout, done.stdout
+    before, _, after = done.stdout.partition("--- pinned as installed: no warning above")
+    assert "mismatch" not in before, before
+    assert "scikit-learn (current: " in after and "required: scikit-learn==0.0.1" in after, after
+    assert after.count(" - ") == 1, after
