@@ -103,7 +103,7 @@ def sandbox_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str,
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "DO_NOT_TRACK": "1",
-        "MLFLOW_DISABLE_TELEMETRY": "true",  # offline: MLflow's telemetry threads held each kernel ~2 s at exit
+        "MLFLOW_DISABLE_TELEMETRY": "true",  # offline; MLflow reads DO_NOT_TRACK only when it is "true"
         # an address-space limit needs one BLAS thread (numpy #18141); one per kernel suits grading anyway
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",

@@ -9,8 +9,8 @@ Parts, in dependency order (later parts may use earlier ones, never the reverse;
 Heavy libraries (mlflow, evidently) are imported only by the parts that need them.
 
 The course runs offline, so MLflow's usage telemetry is off unless ``MLFLOW_DISABLE_TELEMETRY`` says
-otherwise: at import MLflow would start threads that try the network, and at exit each process (a
-notebook's kernel, a model service, a grader) waited about 2 s for them.
+otherwise: at import MLflow would start threads that try the network (it honours ``DO_NOT_TRACK`` only
+when set to ``true``).
 """
 
 import os

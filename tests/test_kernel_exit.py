@@ -42,15 +42,6 @@ def test_importing_the_course_turns_mlflow_telemetry_off() -> None:
     course's own case is run: a process with telemetry on would try the network."""
     quiet_markers = ("PYTEST_CURRENT_TEST", "CI", "GITHUB_ACTIONS", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK")
     laptop = {name: value for name, value in os.environ.items() if name not in quiet_markers}
-    code = "import {}, mlflow; from mlflow.telemetry.client import get_telemetry_client as c; print(c() is None)"
-
-    def telemetry_off(first_import: str, env: dict[str, str]) -> str:
-        done = subprocess.run(
-            [sys.executable, "-c", code.format(first_import)], capture_output=True, text=True, timeout=120, env=env
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout.strip()
-
     probe = subprocess.run(
         [sys.executable, "-c", "from mlflow.telemetry.utils import _is_ci_env_or_testing as t; print(t())"],
         capture_output=True,
@@ -59,4 +50,7 @@ def test_importing_the_course_turns_mlflow_telemetry_off() -> None:
         env=laptop,
     )
     assert probe.stdout.strip() == "False", "the laptop environment still looks like CI to MLflow"
-    assert telemetry_off("mlops_kit", laptop) == "True", "importing mlops_kit first turns it off"
+    code = "import mlops_kit, mlflow; from mlflow.telemetry.client import get_telemetry_client as c; print(c() is None)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=laptop)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "True", "importing mlops_kit first turns it off"

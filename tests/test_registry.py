@@ -617,8 +617,7 @@ def test_mlflow_checks_pinned_requirements_without_scanning_every_distribution()
         def scan(*args, **kwargs):
             raise AssertionError("packages_distributions ran")
 
-        importlib_metadata.packages_distributions = scan
-        requirements_utils.importlib_metadata.packages_distributions = scan
+        importlib_metadata.packages_distributions = scan  # the module MLflow's requirements_utils calls
         skip_mlflow_module_scan()
         requirements_utils.warn_dependency_requirement_mismatches(pip_requirements())
         print("--- pinned as installed: no warning above", file=sys.stderr, flush=True)
