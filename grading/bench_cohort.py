@@ -50,12 +50,14 @@ def _median(values: list[float]) -> float:
     return round(statistics.median(values), 3)
 
 
-def our_gradebook_seconds(cohort: Path, out: Path) -> float:
-    """Wall time of ``python -m grading gradebook`` (2 workers) of ``cohort`` into a fresh ``out``."""
+def our_gradebook_seconds(cohort: Path, out: Path, cold: bool = False) -> float:
+    """Wall time of ``python -m grading gradebook`` (2 workers; ``--cold``: no fork server) of ``cohort``."""
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "grading", "gradebook", str(cohort), "--variant", str(VARIANT), "--out", str(out)]
     started = time.perf_counter()
-    subprocess.run([*command, "--workers", str(WORKERS)], check=True, capture_output=True)
+    subprocess.run(
+        [*command, "--workers", str(WORKERS), *(["--cold"] if cold else [])], check=True, capture_output=True
+    )
     return time.perf_counter() - started
 
 
@@ -83,17 +85,21 @@ def side_by_side(work: Path, learners: int, runs: int) -> dict[str, Any]:
     result: dict[str, Any] = {"learners": learners, "runs": runs, "module": module_id(1)}
     log = NBGRADER_FOLDER / "bench.log"
     ours: list[float] = []
+    cold: list[float] = []
     theirs: list[float] = []
     try:
         binary = nbg.ensure_nbgrader(NBGRADER_FOLDER, Path(sys.executable).parent / "uv")
     except (OSError, subprocess.CalledProcessError) as error:
         return {**result, "nbgrader": {"available": False, "why": f"nbgrader {nbg.NBGRADER_VERSION}: {error}"}}
     for run in range(runs):
-        order = ("nbgrader", "ours") if run % 2 == 0 else ("ours", "nbgrader")
+        order = ("nbgrader", "ours", "ours-cold") if run % 2 == 0 else ("ours-cold", "ours", "nbgrader")
         for grader in order:
             print(f"side by side, run {run + 1}/{runs}: {grader}", flush=True)
             if grader == "ours":
                 ours.append(our_gradebook_seconds(cohort, work / "side-by-side-grades"))
+                continue
+            if grader == "ours-cold":
+                cold.append(our_gradebook_seconds(cohort, work / "side-by-side-cold", cold=True))
                 continue
             nbg.build_course(NBGRADER_FOLDER, solution, SHIPPED_DATA_DIR, names, CELL_TIMEOUT)
             log.unlink(missing_ok=True)
@@ -110,6 +116,7 @@ def side_by_side(work: Path, learners: int, runs: int) -> dict[str, Any]:
     scores = nbg.autograded_scores(NBGRADER_FOLDER, binary)
     ours_rows = _rows(work / "side-by-side-grades")
     result["ours"] = {**_throughput(ours, learners), "isolation": sorted({row["isolation"] for row in ours_rows})}
+    result["ours_cold"] = {**_throughput(cold, learners), "what": "gradebook --cold: a new Python per run"}
     result["nbgrader"] = {
         "available": True,
         "version": nbg.NBGRADER_VERSION,
@@ -123,7 +130,10 @@ def side_by_side(work: Path, learners: int, runs: int) -> dict[str, Any]:
     result["goal"] = {"ratio": TARGET_RATIO, "met": result["ratio_throughput_ours_over_nbgrader"] >= TARGET_RATIO}
     if set(scores.values()) != {float(nbg.max_points())}:
         raise RuntimeError(f"nbgrader did not give the solved notebooks full points: {scores}")
-    if any(sum(e["points"] for e in row["modules"].values()) != row_max(row) for row in ours_rows):
+    if any(
+        sum(e["points"] for e in row["modules"].values()) != row_max(row)
+        for row in ours_rows + _rows(work / "side-by-side-cold")
+    ):
         raise RuntimeError("the course's grader did not give the solved notebooks full points")
     return result
 

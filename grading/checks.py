@@ -12,11 +12,15 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grading.paths import ARTIFACT_TESTS_DIR
 
+if TYPE_CHECKING:
+    from grading.forkserver import ForkServer
+
 CHECKS_TIMEOUT_SECONDS = 300
+RESULTS_FILE = "checks.json"
 
 
 def artifact_test_file(module_id: str) -> Path:
@@ -31,33 +35,25 @@ def run_artifact_checks(
     variant_dir: Path,
     variant: int,
     log_path: Path,
+    server: ForkServer | None = None,
 ) -> list[dict[str, Any]]:
     """Return ``[{name, passed, points, max_points, message}]``; never raises for a bad run.
 
-    pytest's output goes to ``log_path`` (a file of the grader's, outside any sandbox).
+    pytest's output goes to ``log_path`` (a file of the grader's, outside any sandbox). With a fork
+    server, pytest runs in a process forked from its warm image instead of a new Python.
     """
     test_file = artifact_test_file(module_id)
     if not test_file.is_file():
         return [_grader_failure(f"no artifact tests for module {module_id} ({test_file} is missing)")]
     with tempfile.TemporaryDirectory(prefix="grading-checks-") as private:
-        return _run_pytest(test_file, artifacts_dir, data_dir, variant_dir, variant, Path(private), log_path)
+        arguments = _pytest_arguments(test_file, artifacts_dir, data_dir, variant_dir, variant, Path(private))
+        return _run_pytest(arguments, Path(private), log_path, server)
 
 
-def _run_pytest(
-    test_file: Path,
-    artifacts_dir: Path,
-    data_dir: Path,
-    variant_dir: Path,
-    variant: int,
-    work_dir: Path,
-    log_path: Path,
-) -> list[dict[str, Any]]:
-    results_path = work_dir / "checks.json"
-    command = [
-        sys.executable,
-        "-P",
-        "-m",
-        "pytest",
+def _pytest_arguments(
+    test_file: Path, artifacts_dir: Path, data_dir: Path, variant_dir: Path, variant: int, work_dir: Path
+) -> list[str]:
+    return [
         str(test_file),
         "-q",
         "-p",
@@ -71,25 +67,39 @@ def _run_pytest(
         f"--data-dir={data_dir}",
         f"--variant-dir={variant_dir}",
         f"--variant={variant}",
-        f"--results-json={results_path}",
+        f"--results-json={work_dir / RESULTS_FILE}",
     ]
-    try:
-        completed = subprocess.run(
-            command,
-            cwd=work_dir,
-            capture_output=True,
-            text=True,
-            timeout=CHECKS_TIMEOUT_SECONDS,
-            # the artifact tests need no installed pytest plugin; autoloading them (nbval & co.) costs ~3 s
-            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
-        )
-    except subprocess.TimeoutExpired:
-        return [_grader_failure(f"the artifact tests took longer than {CHECKS_TIMEOUT_SECONDS} s")]
+
+
+def _run_pytest(
+    arguments: list[str], work_dir: Path, log_path: Path, server: ForkServer | None
+) -> list[dict[str, Any]]:
+    results_path = work_dir / RESULTS_FILE
+    # the artifact tests need no installed pytest plugin; autoloading them (nbval & co.) costs ~3 s
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path.write_text(completed.stdout + completed.stderr, encoding="utf-8")
+    output = ""
+    if server is not None:
+        log_path.write_bytes(b"")
+        request = {"argv": arguments, "cwd": str(work_dir), "env": env}
+        reply = server.run("checks", request, log_path, CHECKS_TIMEOUT_SECONDS)
+        if reply.timed_out:
+            return [_grader_failure(f"the artifact tests took longer than {CHECKS_TIMEOUT_SECONDS} s")]
+        returncode = reply.returncode
+        output = log_path.read_text(encoding="utf-8", errors="replace")
+    else:
+        command = [sys.executable, "-P", "-m", "pytest", *arguments]
+        try:
+            completed = subprocess.run(
+                command, cwd=work_dir, capture_output=True, text=True, timeout=CHECKS_TIMEOUT_SECONDS, env=env
+            )
+        except subprocess.TimeoutExpired:
+            return [_grader_failure(f"the artifact tests took longer than {CHECKS_TIMEOUT_SECONDS} s")]
+        returncode, output = completed.returncode, completed.stdout + completed.stderr
+        log_path.write_text(output, encoding="utf-8")
     if not results_path.is_file():
-        tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
-        return [_grader_failure(f"the artifact tests did not run (exit {completed.returncode}): {' | '.join(tail)}")]
+        tail = output.strip().splitlines()[-3:]
+        return [_grader_failure(f"the artifact tests did not run (exit {returncode}): {' | '.join(tail)}")]
     return json.loads(results_path.read_text(encoding="utf-8"))["checks"]
 
 

@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--module", action="append", default=[], help="grade only this module (id, number or file name); repeatable"
     )
+    _cold_option(grade)
 
     gradebook = commands.add_parser("gradebook", help="grade every learner folder of a cohort")
     gradebook.add_argument("cohort", type=Path, help="folder with one sub-folder per learner")
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     gradebook.add_argument("--workers", type=int, default=2, help="learners graded at once (local)")
     gradebook.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="grade on this dask.distributed cluster")
     _secret_option(gradebook)
+    _cold_option(gradebook)
 
     audit = commands.add_parser("audit", help="ML Test Score of a learner's artifacts folder (HTML, JSON, picture)")
     audit.add_argument("artifacts", type=Path, help="the artifacts folder the modules wrote (ARTIFACTS_DIR)")
@@ -129,6 +131,15 @@ def _refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cold_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="start a new Python for every notebook and test run instead of forking them from a warm "
+        "fork server (slower; the sandbox is the same)",
+    )
+
+
 def _grade(args: argparse.Namespace) -> int:
     from grading.grade import grade_submission
     from grading.sandbox import Limits
@@ -146,6 +157,7 @@ def _grade(args: argparse.Namespace) -> int:
         only=tuple(args.module),
         progress=lambda line: print(line, file=sys.stderr, flush=True),
         upstream_cache=args.upstream_cache,
+        warm=not args.cold,
     )
     print(render_markdown(result.card))
     print(f"scorecard: {result.json_path} and {result.markdown_path}")
@@ -159,7 +171,14 @@ def _gradebook(args: argparse.Namespace) -> int:
     from grading.secret import resolve_secret
 
     path = grade_cohort(
-        args.cohort, args.variant, args.out, args.timeout, args.workers, resolve_secret(args.secret_file)
+        args.cohort,
+        args.variant,
+        args.out,
+        args.timeout,
+        args.workers,
+        resolve_secret(args.secret_file),
+        dask_address=args.dask,
+        warm=not args.cold,
     )
     print(f"gradebook: {path}")
     return 0

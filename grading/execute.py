@@ -62,8 +62,13 @@ def execute_notebook(
     cwd: Path,
     cell_timeout: float,
     progress_bar: bool = False,
+    fork_kernel: bool = False,
 ) -> ExecutionOutcome:
-    """Run ``input_path`` with papermill, write the executed copy, classify the ending."""
+    """Run ``input_path`` with papermill, write the executed copy, classify the ending.
+
+    ``fork_kernel``: the kernel is forked from this process (``grading.kernel_fork``), which pays
+    only in a process that has already imported what notebooks use (``grading.forkserver``).
+    """
     use_course_kernel()
     import papermill  # heavy: imported only when a notebook is really executed
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -77,10 +82,17 @@ def execute_notebook(
         seconds = round(time.perf_counter() - started, 3)
         return ExecutionOutcome(status, message[:MAX_MESSAGE_CHARS], seconds, str(output_path), cell_id)
 
+    seed = None
+    if fork_kernel:
+        from grading.kernel_fork import KernelSeed
+
+        seed = KernelSeed.fork()
+    manager = {"kernel_manager_class": seed.manager_class()} if seed else {}
     try:
         papermill.execute_notebook(
             str(input_path),
             str(output_path),
+            **manager,
             parameters=parameters,
             kernel_name=KERNEL_NAME,
             cwd=str(cwd),
@@ -111,6 +123,9 @@ def execute_notebook(
         )
     except Exception as error:  # papermill/nbclient/jupyter_client raise many types; none may crash grading
         return outcome("error", f"the notebook could not be executed: {type(error).__name__}: {_first_line(error)}")
+    finally:
+        if seed is not None:
+            seed.discard()
     problem = _unfinished_cell(output_path)
     if problem is not None:
         return outcome(*problem)
@@ -259,6 +274,7 @@ def main(argv: list[str]) -> int:
         parameters=request["parameters"],
         cwd=Path(request["cwd"]),
         cell_timeout=float(request["cell_timeout"]),
+        fork_kernel=bool(request.get("fork_kernel", False)),
     )
     Path(request["outcome"]).write_text(json.dumps(outcome.to_dict()), encoding="utf-8")
     return 0

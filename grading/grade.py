@@ -10,21 +10,32 @@ submission has ended, so it exists nowhere while learner code runs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import json
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grading.checks import run_artifact_checks
 from grading.execute import ExecutionOutcome, read_outcome
+from grading.forkserver import ForkServer, ForkServerError
 from grading.notebook_io import NotebookError, read_notebook, write_notebook
 from grading.paths import NOTEBOOKS_DIR, course_notebooks, module_id
-from grading.sandbox import DEFAULT_LIMITS, Limits, SandboxRun, remove_unsafe_entries, run_sandboxed, sandbox_env
+from grading.sandbox import (
+    DEFAULT_LIMITS,
+    Limits,
+    SandboxRun,
+    WarmCommand,
+    remove_unsafe_entries,
+    run_sandboxed,
+    sandbox_env,
+)
 from grading.scorecard import explain_failures, module_entry, scorecard, write_scorecard
 from grading.secret import GradingSecret, resolve_secret
 from grading.steps.clear_outputs import clear_outputs
@@ -110,6 +121,7 @@ def grade_submission(
     only: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
     upstream_cache: Path | None = None,
+    warm: bool | ForkServer = True,
 ) -> GradeResult:
     """Grade every module present in ``submission`` (or ``only`` these) and write the scorecard into ``out_dir``.
 
@@ -117,6 +129,10 @@ def grade_submission(
     a cohort's output and submissions, say. ``progress`` gets one line per module as it goes.
     ``upstream_cache`` holds the reference upstream built for the graded data (``grading.upstream``;
     default: inside ``out_dir``); a cohort's graders share one.
+    ``warm``: notebooks and artifact tests are forked from a fork server's warm process
+    (``grading.forkserver``): the one given, the cohort's (named by ``GRADING_FORKSERVER``), or one
+    started here when more than one module is graded (it imports for a few seconds, in the background).
+    ``False``: every run starts a new Python.
     """
     if variant < 0:
         raise GradingInputError(f"--variant must be 0 or more, got {variant}")
@@ -124,9 +140,12 @@ def grade_submission(
     submission, out_dir = submission.resolve(), out_dir.resolve()  # the kernel runs in the sandbox
     notebooks = select_modules(submitted_notebooks(submission, released_dir), only)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jail = Jail(cell_timeout, limits, (out_dir, submission, *hidden))
     report = progress or (lambda line: None)
-    with tempfile.TemporaryDirectory(prefix="grading-variants-") as private:
+    with (
+        warm_server(warm, len(notebooks)) as server,
+        tempfile.TemporaryDirectory(prefix="grading-variants-") as private,
+    ):
+        jail = Jail(cell_timeout, limits, (out_dir, submission, *hidden), server)
         data_only = generate_variant(variant, Path(private) / "data-only", secret.value, ledger=False)
         upstream = None
         if any(module_number(module) >= FIRST_SEEDED_MODULE for module in notebooks):
@@ -142,23 +161,41 @@ def grade_submission(
         variant_dir = ensure_variant(variant, Path(private), secret.value)  # the ledger: only now
         modules = {}
         for run in runs:
-            modules[run.module] = check_module(run, variant_dir, variant)
+            modules[run.module] = check_module(run, variant_dir, variant, server)
             report(f"{run.module}: {modules[run.module]['points']} / {modules[run.module]['max_points']} points")
     card = scorecard(variant, str(submission), modules, secret.source)
     json_path, markdown_path = write_scorecard(card, out_dir)
     return GradeResult(card, json_path, markdown_path, [run.unreadable for run in runs if run.unreadable])
 
 
+@contextlib.contextmanager
+def warm_server(warm: bool | ForkServer, modules: int) -> Iterator[ForkServer | None]:
+    """The fork server this grading uses: the given one, the cohort's, one of its own (stopped at the end), or none."""
+    if isinstance(warm, ForkServer) or not warm:
+        yield warm or None
+        return
+    shared = ForkServer.from_environment()
+    if shared is not None or modules < 2:
+        yield shared
+        return
+    with ForkServer.start() as own:
+        yield own
+
+
 @dataclass(frozen=True)
 class Jail:
-    """How graded notebooks run: per-cell timeout, resource limits, folders they must not see."""
+    """How graded notebooks run: per-cell timeout, resource limits, folders they must not see, fork server."""
 
     cell_timeout: float
     limits: Limits
     hidden: tuple[Path, ...]
+    server: ForkServer | None = None
 
     def execute(self, notebook: Path, sandbox: Path, parameters: dict[str, Any], code_cells: int) -> SandboxRun:
-        """Execute ``notebook`` (in ``sandbox``) with papermill inside the sandbox; outcome in ``.outcome.json``."""
+        """Execute ``notebook`` (in ``sandbox``) with papermill inside the sandbox; outcome in ``.outcome.json``.
+
+        Forked from the fork server when there is one (its kernel too); started cold if it cannot answer.
+        """
         (sandbox / "home").mkdir(exist_ok=True)
         request = {
             "input": str(notebook),
@@ -168,14 +205,20 @@ class Jail:
             "cell_timeout": self.cell_timeout,
             "outcome": str(sandbox / OUTCOME_FILE),
         }
-        return run_sandboxed(
-            [sys.executable, "-P", "-m", "grading.execute", json.dumps(request)],
-            sandbox,
-            sandbox_env(sandbox / "home"),
+        run = functools.partial(
+            run_sandboxed,
+            sandbox=sandbox,
+            env=sandbox_env(sandbox / "home"),
             timeout=self.cell_timeout * max(1, code_cells) + START_SLACK_SECONDS,
             hidden=self.hidden,
             limits=self.limits,
         )
+        if self.server is not None:
+            warm_request = json.dumps({**request, "fork_kernel": True})
+            warm = WarmCommand(self.server, "grading.execute", "main", ["grading.execute", warm_request])
+            with contextlib.suppress(ForkServerError):
+                return run([], warm=warm)
+        return run([sys.executable, "-P", "-m", "grading.execute", json.dumps(request)])
 
 
 OUTCOME_FILE = ".outcome.json"
@@ -318,15 +361,17 @@ def _with_stub(notebook: Any, cell_id: str, stub: str) -> Any:
     return replaced
 
 
-def check_module(run: ModuleRun, variant_dir: Path, variant: int) -> dict[str, Any]:
+def check_module(run: ModuleRun, variant_dir: Path, variant: int, server: ForkServer | None = None) -> dict[str, Any]:
     """Run the module's artifact tests on what the notebook left; its scorecard entry.
 
     The tests read the grader's own copy of the data, never the sandbox's (which the notebook could edit).
     """
     log = run.sandbox.parent.parent / "logs" / f"{run.module}.checks.log"
-    checks = run_artifact_checks(
-        run.module, run.sandbox / "artifacts", variant_dir / DATA_FOLDER, variant_dir, variant, log
-    )
+    arguments = (run.module, run.sandbox / "artifacts", variant_dir / DATA_FOLDER, variant_dir, variant, log)
+    try:
+        checks = run_artifact_checks(*arguments, server=server)
+    except ForkServerError:
+        checks = run_artifact_checks(*arguments)
     if not run.outcome.ok:
         checks = explain_failures(checks, f"notebook stopped: {run.outcome.message}")
     checks = [

@@ -13,7 +13,9 @@ pure=False)``, infrastructure failures retried, a learner's failure is a row, no
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from grading.forkserver import SOCKET_ENV, ForkServer, ForkServerError
 from grading.grade import GradingInputError
 from grading.paths import NOTEBOOKS_DIR, course_notebooks, module_id
 from grading.sandbox import DEFAULT_LIMITS, DIE_WITH_PARENT_ENV, Limits
@@ -63,6 +66,7 @@ class Job:
     key: str
     secret: str
     upstream_cache: str = ""  # shared by the cohort's graders: the reference upstream is built once
+    fork_server: str = ""  # the cohort's fork server (its socket), if its machine is this one
 
 
 def learner_submissions(cohort: Path) -> dict[str, Path]:
@@ -166,6 +170,21 @@ def grade_job(job: Job) -> dict[str, Any]:
     ]
     # the secret never goes on the command line, where ps would show it
     env = {**os.environ, SECRET_ENV: job.secret, DIE_WITH_PARENT_ENV: "1"}
+    if job.fork_server:
+        env[SOCKET_ENV] = job.fork_server
+    ended = _forked_job(job, command, env) if job.fork_server else None
+    returncode, stderr = ended or _subprocess_job(job, command, env)
+    if returncode == 2 and not scorecard_path.is_file():  # the submission cannot be graded
+        return _row(job, "error: " + _last_line(stderr), {}, "not run")
+    if returncode not in (0, 2) or not scorecard_path.is_file():
+        raise InfrastructureError(f"grading {job.learner} failed (exit {returncode}): {_last_line(stderr)}")
+    card = json.loads(scorecard_path.read_text(encoding="utf-8"))
+    status = "ok" if returncode == 0 else "error: " + _last_line(stderr)
+    return _row(job, status, card["modules"], card["isolation"])
+
+
+def _subprocess_job(job: Job, command: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``grading grade`` as a new Python in a process group of its own; (exit code, stderr)."""
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True, text=True
     )
@@ -177,13 +196,24 @@ def grade_job(job: Job) -> dict[str, Any]:
         raise InfrastructureError(f"grading {job.learner} took longer than {_job_timeout(job):g} s") from None
     finally:
         _kill_group(process.pid)
-    if process.returncode == 2 and not scorecard_path.is_file():  # the submission cannot be graded
-        return _row(job, "error: " + _last_line(stderr), {}, "not run")
-    if process.returncode not in (0, 2) or not scorecard_path.is_file():
-        raise InfrastructureError(f"grading {job.learner} failed (exit {process.returncode}): {_last_line(stderr)}")
-    card = json.loads(scorecard_path.read_text(encoding="utf-8"))
-    status = "ok" if process.returncode == 0 else "error: " + _last_line(stderr)
-    return _row(job, status, card["modules"], card["isolation"])
+    return process.returncode, stderr
+
+
+def _forked_job(job: Job, command: list[str], env: dict[str, str]) -> tuple[int, str] | None:
+    """Run ``grading grade`` forked from the cohort's fork server (its own session); None if it cannot answer."""
+    log = Path(job.out_dir) / "grading.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes(b"")
+    server = ForkServer.connect(job.fork_server)
+    argv = command[command.index("grading") + 1 :]
+    request = {"argv": argv, "cwd": str(log.parent), "env": env, "discard_stdout": True}  # stderr: the log
+    try:
+        reply = server.run("grade", request, log, _job_timeout(job))
+    except ForkServerError:
+        return None
+    if reply.timed_out:
+        raise InfrastructureError(f"grading {job.learner} took longer than {_job_timeout(job):g} s")
+    return reply.returncode, log.read_text(encoding="utf-8", errors="replace")
 
 
 def _job_timeout(job: Job) -> float:
@@ -253,8 +283,13 @@ def grade_cohort(
     limits: Limits = DEFAULT_LIMITS,
     dask_address: str | None = None,
     progress: Callable[[str], None] | None = None,
+    warm: bool = True,
 ) -> Path:
-    """Grade every learner of ``cohort`` still missing from ``out_dir``; (re)write ``gradebook.csv``."""
+    """Grade every learner of ``cohort`` still missing from ``out_dir``; (re)write ``gradebook.csv``.
+
+    ``warm``: the jobs are forked from one fork server for the cohort (``grading.forkserver``), and so
+    are their notebooks and artifact tests; a job that cannot reach it starts a new Python.
+    """
     secret = secret or resolve_secret()
     cohort, out_dir = cohort.resolve(), out_dir.resolve()
     submissions = learner_submissions(cohort)
@@ -289,15 +324,25 @@ def grade_cohort(
     report = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     done = len(rows)
     report(f"gradebook: {done}/{len(submissions)} learners already graded, {len(jobs)} to grade")
-    results = _run_dask(jobs, dask_address) if dask_address else _run_local(jobs, workers)
-    for row in results:
-        atomic_write_json(out_dir / row["learner"] / ROW_FILE, row)
-        rows[row["learner"]] = row
-        atomic_write_text(csv_path, gradebook_csv(rows.values(), modules))
-        done += 1
-        total = sum(entry.get("points") or 0 for entry in row["modules"].values())
-        report(f"[{done}/{len(submissions)}] {row['learner']}: {total} points ({row['status']})")
+    with contextlib.ExitStack() as stack:
+        if jobs and warm:
+            server = stack.enter_context(ForkServer.start())
+            jobs = [dataclasses.replace(job, fork_server=str(server.socket_path)) for job in jobs]
+        for row in _run_dask(jobs, dask_address) if dask_address else _run_local(jobs, workers):
+            _save_row(out_dir, csv_path, rows, row, modules)
+            done += 1
+            total = sum(entry.get("points") or 0 for entry in row["modules"].values())
+            report(f"[{done}/{len(submissions)}] {row['learner']}: {total} points ({row['status']})")
     return csv_path
+
+
+def _save_row(
+    out_dir: Path, csv_path: Path, rows: dict[str, dict[str, Any]], row: dict[str, Any], modules: list[str]
+) -> None:
+    """Keep a learner's row (its own file, then the whole gradebook, both atomically)."""
+    atomic_write_json(out_dir / row["learner"] / ROW_FILE, row)
+    rows[row["learner"]] = row
+    atomic_write_text(csv_path, gradebook_csv(rows.values(), modules))
 
 
 def _run_local(jobs: list[Job], workers: int) -> Iterable[dict[str, Any]]:

@@ -41,7 +41,7 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = (
 )
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SETUP_FAILED = 125
@@ -130,13 +130,32 @@ def _become_learner(spec: dict[str, Any]) -> None:
 
 
 def _exec_command(spec: dict[str, Any]) -> None:
-    """In the child: become the learner and replace this process with the command."""
+    """In the child: become the learner and replace this process with the command.
+
+    With ``call`` (``[module, function]``, only from ``grading.forkserver``'s warm process) the command
+    is that function of a module this process has already imported, called with ``argv``: nothing is
+    imported here, so nothing in the sandbox can be.
+    """
     try:
         _become_learner(spec)
         os.chdir(spec["cwd"])
+        if spec.get("call"):
+            module, function = spec["call"]
+            target = getattr(sys.modules[module], function)
+            # as execve would: a process whose user changed is left non-dumpable (its /proc files root's)
+            _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl dumpable")
+            os.environ.clear()
+            os.environ.update(spec["env"])
+            code = 1
+            try:
+                code = int(target(spec["argv"]) or 0)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
         os.execve(spec["argv"][0], spec["argv"], spec["env"])
     except BaseException as error:  # noqa: BLE001 - report anything, then die with the setup code
-        print(f"sandbox: cannot start {spec['argv'][0]}: {error}", file=sys.stderr, flush=True)
+        print(f"sandbox: cannot start {spec.get('call') or spec['argv'][0]}: {error}", file=sys.stderr, flush=True)
     os._exit(SETUP_FAILED)
 
 
@@ -233,7 +252,14 @@ def _plain(spec: dict[str, Any]) -> int:
 
 def main(argv: list[str]) -> int:
     """Run the command of the spec; the exit code is the command's (125: the sandbox failed)."""
-    spec = json.loads(argv[1])
+    return run(json.loads(argv[1]))
+
+
+def run(spec: dict[str, Any]) -> int:
+    """Run the command of ``spec`` in this process's new namespaces (or with limits only); its exit code.
+
+    Call it in a process of its own: it enters namespaces for good and dies with its parent.
+    """
     parent = os.getppid()
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")  # the grader dies, we die
     if os.getppid() != parent:
@@ -247,7 +273,9 @@ def main(argv: list[str]) -> int:
         else:
             code, _ = _namespaced(spec)
             return code if code >= 0 else 128 - code
-    if not all(_others_can_use(path) for path in (spec["argv"][0], spec["cwd"])):
+    if not all(
+        _others_can_use(path) for path in (sys.executable if spec.get("call") else spec["argv"][0], spec["cwd"])
+    ):
         spec["uid"] = None  # e.g. Python installed under /root: only a private root lets another user run it
     _report(
         spec,

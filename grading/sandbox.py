@@ -15,12 +15,15 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grading.paths import REPO_ROOT
+
+if TYPE_CHECKING:
+    from grading.forkserver import ForkServer
 
 JAIL = Path(__file__).resolve().parent / "jail.py"
 SETUP_FAILED = 125
@@ -120,10 +123,13 @@ def run_sandboxed(
     hidden: Iterable[Path] = (),
     limits: Limits = DEFAULT_LIMITS,
     namespaces: bool = True,
+    warm: WarmCommand | None = None,
 ) -> SandboxRun:
     """Run ``argv`` in ``sandbox`` (its cwd); kill everything it started by ``timeout`` seconds at most.
 
-    ``hidden`` folders (the grader's output, other submissions) appear empty inside.
+    ``hidden`` folders (the grader's output, other submissions) appear empty inside. With ``warm``,
+    the same command runs as a function forked from a fork server's warm process (``grading.forkserver``)
+    instead of a new Python; the sandbox is the same.
     """
     sandbox = sandbox.resolve()
     uid = learner_uid()
@@ -144,14 +150,39 @@ def run_sandboxed(
             "report": str(report),
             "namespaces": namespaces,
         }
-        returncode, timed_out = _run_jail(spec, log, timeout)
+        run_jail = _run_jail if warm is None else warm.runner()
+        returncode, timed_out = run_jail(spec, log, timeout)
         isolation = _read_json(report)
         if returncode == SETUP_FAILED and "setup_error" in isolation and namespaces:
-            returncode, timed_out = _run_jail({**spec, "namespaces": False}, log, timeout)
+            returncode, timed_out = run_jail({**spec, "namespaces": False}, log, timeout)
             isolation = {**_read_json(report), "namespaces": f"none (setup failed: {isolation['setup_error']})"}
         tail = _tail(log)
     _take_back(sandbox, uid)
     return SandboxRun(returncode, timed_out, isolation, tail)
+
+
+@dataclass(frozen=True)
+class WarmCommand:
+    """A command as a function of a module the fork server has imported: ``module.function(argv)``."""
+
+    server: ForkServer
+    module: str
+    function: str
+    argv: list[str]
+
+    def runner(self) -> Callable[[dict[str, Any], Path, float], tuple[int, bool]]:
+        """A ``_run_jail`` that asks the fork server to enter the jail and call the function there."""
+
+        def run(spec: dict[str, Any], log: Path, timeout: float) -> tuple[int, bool]:
+            warm_spec = {**spec, "call": [self.module, self.function], "argv": self.argv}
+            try:
+                reply = self.server.run("sandbox", {"spec": warm_spec}, log, timeout)
+            finally:
+                if spec["uid"] is not None:
+                    kill_user_processes(spec["uid"])
+            return reply.returncode, reply.timed_out
+
+        return run
 
 
 def _run_jail(spec: dict[str, Any], log: Path, timeout: float) -> tuple[int, bool]:

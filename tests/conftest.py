@@ -1,5 +1,5 @@
 """Session fixtures shared across test files (see grading_support.py)."""
 
-from grading_support import graded_solutions, upstream_cache
+from grading_support import fork_server, graded_solutions, upstream_cache
 
-__all__ = ["graded_solutions", "upstream_cache"]
+__all__ = ["fork_server", "graded_solutions", "upstream_cache"]

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from grading.forkserver import ForkServer
 from grading.grade import grade_submission
 from grading.paths import SOLUTIONS_DIR, course_notebooks
 
@@ -54,8 +55,15 @@ def upstream_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    """One fork server per test worker for the gradings that run warm (as a cohort's jobs share one)."""
+    with ForkServer.start() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def graded_solutions(
-    tmp_path_factory: pytest.TempPathFactory, upstream_cache: Path
+    tmp_path_factory: pytest.TempPathFactory, upstream_cache: Path, fork_server: ForkServer
 ) -> Callable[[int], GradedSolutions]:
     """``graded_solutions(variant)``: the solutions graded on ``variant``, once per session."""
     cache: dict[int, GradedSolutions] = {}
@@ -67,7 +75,7 @@ def graded_solutions(
             submission.mkdir()
             for notebook in course_notebooks(SOLUTIONS_DIR):
                 shutil.copy(notebook, submission / notebook.name)
-            result = grade_submission(submission, variant, tmp / "out", upstream_cache=upstream_cache)
+            result = grade_submission(submission, variant, tmp / "out", upstream_cache=upstream_cache, warm=fork_server)
             cache[variant] = GradedSolutions(variant, result.card, tmp / "out")
         return cache[variant]
 

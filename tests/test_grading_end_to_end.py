@@ -18,6 +18,7 @@ import nbformat
 import pytest
 from grading_support import GRADED_VARIANT, graded_solutions_group
 
+from grading.forkserver import ForkServer
 from grading.grade import grade_submission
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR, course_notebooks
 from mlops_kit.course import module_id
@@ -36,9 +37,16 @@ def _submission(tmp: Path, source: Path, only: str | None = None) -> Path:
 
 
 def _grade(
-    tmp: Path, submission: Path, variant: int, timeout: float = 120, upstream: Path | None = None
+    tmp: Path,
+    submission: Path,
+    variant: int,
+    timeout: float = 120,
+    upstream: Path | None = None,
+    warm: bool | ForkServer = True,
 ) -> dict[str, Any]:
-    result = grade_submission(submission, variant, tmp / "out", cell_timeout=timeout, upstream_cache=upstream)
+    result = grade_submission(
+        submission, variant, tmp / "out", cell_timeout=timeout, upstream_cache=upstream, warm=warm
+    )
     assert json.loads(result.json_path.read_text()) == result.card
     assert result.markdown_path.read_text().startswith("# Scorecard")
     return result.card
@@ -68,8 +76,11 @@ def test_solutions_score_full_points(solutions_card: dict[str, Any]) -> None:
         assert not failed and entry["points"] == entry["max_points"] > 0, (module, failed)
 
 
-def test_unsolved_release_scores_zero_and_runs_to_the_end(tmp_path: Path, upstream_cache: Path) -> None:
-    card = _grade(tmp_path, _submission(tmp_path, NOTEBOOKS_DIR), variant=7, upstream=upstream_cache)
+def test_unsolved_release_scores_zero_and_runs_to_the_end(
+    tmp_path: Path, upstream_cache: Path, fork_server: ForkServer
+) -> None:
+    submission = _submission(tmp_path, NOTEBOOKS_DIR)
+    card = _grade(tmp_path, submission, variant=7, upstream=upstream_cache, warm=fork_server)
     for module, entry in card["modules"].items():
         assert entry["execution"]["status"] == "ok", f"{module}: the unsolved notebook must run: {entry['execution']}"
         assert entry["points"] == 0 and entry["max_points"] > 0, (module, entry["checks"])

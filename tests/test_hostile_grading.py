@@ -97,14 +97,48 @@ open("pandas.py", "w").write("open({import_marker!r}, 'w').write('imported')\\n"
 os.makedirs(os.path.join(ARTIFACTS_DIR, {MODULE1!r}), exist_ok=True)
 open(os.path.join(ARTIFACTS_DIR, "conftest.py"), "w").write("open({import_marker!r}, 'w').write('imported')\\n")
 os.symlink("/etc/hostname", os.path.join(ARTIFACTS_DIR, "stolen_link"))
+# 6. the grader's fork server (warm grading): ask it to run something outside the sandbox
+found["fork_server"] = None
+try:
+    client = socket.socket(socket.AF_UNIX)
+    client.settimeout(5)
+    client.connect({fork_server!r})
+    client.sendall(json.dumps({{"kind": "checks", "argv": ["--version"], "cwd": "/", "env": {{}}, "log": {targets[0]!r}}}).encode() + b"\\n")
+    found["fork_server"] = client.recv(100).decode() or "connected"
+except OSError as error:
+    pass
+# 7. the secret anywhere in this kernel's own memory (a forked kernel shares the fork server's image)
+found["secret_in_memory"] = 0
+prefix, tail = b"hostile-test-secret", [ord(c) for c in "c1f5-"][::-1]
+with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", buffering=0) as mem:
+    for line in maps:
+        span, perms = line.split()[:2]
+        start, end = (int(x, 16) for x in span.split("-"))
+        if perms[0] != "r" or end - start > 64 * 1024 * 1024 or "[v" in line:
+            continue
+        try:
+            mem.seek(start)
+            block = mem.read(end - start)
+        except (OSError, ValueError, OverflowError):
+            continue
+        at = block.find(prefix)
+        while at >= 0:
+            following = block[at + len(prefix): at + len(prefix) + len(tail)]
+            found["secret_in_memory"] += list(following) == tail
+            at = block.find(prefix, at + 1)
 json.dump(found, open("attack.json", "w"))
 """
 
 
-@pytest.fixture(scope="module")
-def escape(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Grade a solved notebook whose added cell tries every escape; return what it saw and what it left."""
+@pytest.fixture(scope="module", params=["new-python", "fork-server"])
+def escape(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Grade a solved notebook whose added cell tries every escape; return what it saw and what it left.
+
+    Twice: each run a new Python, and forked from a fork server (``grading.forkserver``) whose socket
+    the attack knows.
+    """
     tmp = tmp_path_factory.mktemp("escape")
+    server = request.getfixturevalue("fork_server") if request.param == "fork-server" else None
     other_learner = tmp / "other-learner"
     other_learner.mkdir()
     (other_learner / "work.txt").write_text("mine")
@@ -138,11 +172,18 @@ def escape(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     attack = ESCAPE_ATTACK.format(
-        targets=targets, marker=marker, port=listener.getsockname()[1], import_marker=import_marker, MODULE1=MODULE1
+        targets=targets,
+        marker=marker,
+        port=listener.getsockname()[1],
+        import_marker=import_marker,
+        MODULE1=MODULE1,
+        fork_server=str(server.socket_path) if server else "/nonexistent",
     )
     submission = edited_solution(tmp / "submission", MODULE1, added=attack)
     course_before = _snapshot(REPO_ROOT / "grading", REPO_ROOT / "notebooks", REPO_ROOT / "mlops_kit")
-    result = grade_submission(submission, 6, out, cell_timeout=120, secret=SECRET, hidden=(other_learner,))
+    result = grade_submission(
+        submission, 6, out, cell_timeout=120, secret=SECRET, hidden=(other_learner,), warm=server or False
+    )
     stop.set()
     thread.join()
     listener.close()
@@ -182,6 +223,8 @@ def test_no_answer_key_or_secret_is_reachable_while_the_notebook_runs(escape: di
     assert [path for path in seen["ledgers"] if not path.startswith(public)] == [], seen
     assert seen["variant_dirs"] == [], seen
     assert not seen["secret_in_env"] and seen["secret_in_proc"] == []
+    assert seen["secret_in_memory"] == 0, "the secret is in the kernel's memory"
+    assert seen["fork_server"] is None, f"the sandbox reached the grader's fork server: {seen['fork_server']}"
     scorecard = (escape["out"] / "scorecard.json").read_text() + (escape["out"] / "scorecard.md").read_text()
     assert SECRET.value not in scorecard and escape["card"]["secret"] == SECRET.source
 
