@@ -346,7 +346,8 @@ class ForkServer:
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Block until the server has imported and listens; ForkServerError if it cannot."""
         if not self._ready.wait(timeout):
-            raise ForkServerError(f"the fork server was not ready after {timeout:g} s")
+            self._failure = f"the fork server was not ready after {timeout:g} s: {self.log_tail()}"
+            self._ready.set()  # every later request fails at once (and starts cold) instead of waiting again
         if self._failure:
             raise ForkServerError(self._failure)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,11 +17,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading.forkserver import ForkServer, ForkServerError
+from grading.forkserver import SOCKET_ENV, ForkServer, ForkServerError
+from grading.grade import grade_submission
+from grading.paths import SOLUTIONS_DIR
 from grading.sandbox import WarmCommand, run_sandboxed, sandbox_env
+from grading.secret import GradingSecret
 from grading.synthetic_cohort import processes_with
+from mlops_kit.course import module_id
 
 pytestmark = pytest.mark.slow
+MODULE1 = module_id(1)
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes with their own user and namespaces need root")
 
 PROBE_CELLS = [
@@ -71,6 +77,14 @@ def server() -> ForkServer:
         yield started
 
 
+def _assert_gone(marker: str, within_s: float = 10.0) -> None:
+    """No process holds ``marker`` within a few seconds (a SIGKILLed process takes a moment to go)."""
+    deadline = time.monotonic() + within_s
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with(marker) == []
+
+
 def _sandbox(tmp_path: Path) -> Path:
     sandbox = tmp_path / "sandbox"
     (sandbox / "home").mkdir(parents=True)
@@ -97,7 +111,7 @@ def test_a_run_past_its_timeout_ends_with_everything_it_started(server: ForkServ
     started = time.monotonic()
     run = run_sandboxed([], sandbox, sandbox_env(sandbox / "home"), timeout=3, warm=command)
     assert run.timed_out and time.monotonic() - started < 60
-    assert processes_with(marker) == []
+    _assert_gone(marker)
 
 
 @needs_root
@@ -153,10 +167,7 @@ def test_closing_the_server_ends_its_runs_and_itself(tmp_path: Path) -> None:
     server.close()
     thread.join(timeout=30)
     assert not thread.is_alive() and isinstance(answers[0], ForkServerError)
-    deadline = time.monotonic() + 10
-    while processes_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert processes_with(marker) == []
+    _assert_gone(marker)
     assert not Path(f"/proc/{server_pid}").exists() and not server.socket_path.exists()
 
 
@@ -168,3 +179,17 @@ def test_a_server_answers_a_checks_run_with_its_exit_code(server: ForkServer, tm
     assert (reply.returncode, reply.timed_out) == (1, False)
     assert "expected failure" in (tmp_path / "checks.log").read_text()
     assert json.loads(json.dumps(reply.__dict__)) == {"returncode": 1, "timed_out": False}
+
+
+def test_grading_starts_cold_when_the_fork_server_cannot_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_server = tmp_path / "socket"
+    not_a_server.write_text("a file, not a listening socket")
+    monkeypatch.setenv(SOCKET_ENV, str(not_a_server))
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    shutil.copy(SOLUTIONS_DIR / f"{MODULE1}.ipynb", submission)
+    card = grade_submission(submission, 2, tmp_path / "out", secret=GradingSecret("fallback-test", "test")).card
+    entry = card["modules"][MODULE1]
+    assert entry["execution"]["status"] == "ok" and entry["points"] == entry["max_points"] > 0, entry
