@@ -18,12 +18,20 @@ import nbformat
 import pytest
 from grading_support import GRADED_VARIANT, graded_solutions_group
 
-from grading.forkserver import ForkServer
+from grading.forkserver import SOCKET_ENV, ForkServer
 from grading.grade import grade_submission
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR, course_notebooks
 from mlops_kit.course import module_id
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _warm_grading(fork_server: ForkServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These gradings fork from the session's fork server, found as a cohort's jobs find theirs."""
+    monkeypatch.setenv(SOCKET_ENV, str(fork_server.socket_path))
+
+
 MODULE1 = module_id(1)
 
 

@@ -20,6 +20,7 @@ import pytest
 from grading_support import GRADED_VARIANT, graded_solutions_group
 
 from grading.checks import run_artifact_checks
+from grading.forkserver import SOCKET_ENV, ForkServer
 from grading.grade import grade_submission
 from grading.paths import SOLUTIONS_DIR, course_notebooks
 from grading.synthetic_cohort import edited_solution
@@ -30,6 +31,14 @@ from mlops_kit.pipeline import time_split
 from mlops_kit.validation import reference_rules, validate
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _warm_grading(fork_server: ForkServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These gradings fork from the session's fork server, found as a cohort's jobs find theirs."""
+    monkeypatch.setenv(SOCKET_ENV, str(fork_server.socket_path))
+
+
 MODULES = [path.stem for path in course_notebooks(SOLUTIONS_DIR)]
 MODULE2, MODULE3 = module_id(2), module_id(3)
 OTHER_VARIANT = 7
