@@ -112,6 +112,23 @@ def test_micro_batcher_routes_every_row_back_to_its_caller() -> None:
     assert sum(calls) == 48 and len(calls) < 24  # every row predicted once, in shared calls
 
 
+def test_the_served_frame_is_the_typed_frame_built_column_by_column(registry) -> None:
+    """ServedModel.frame (dtypes resolved once, times through numpy) equals pandas' own typed construction."""
+    import pandas as pd
+
+    from mlops_kit.serving.model import load_served_model
+
+    config = ServiceConfig(tracking_uri=registry.uri, model_name=MODEL, alias="champion")
+    served = load_served_model(config)
+    orders = order_model(served.dictionary)
+    rows = [orders.model_validate(row) for row in order_rows(registry, 200)]
+    columns = {name: [getattr(row, name) for row in rows] for name in served.input_names}
+    expected = pd.DataFrame({name: columns[name] for name in served.input_names}).astype(served.dtypes)
+    frame = served.frame(columns)
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert (served.predict(columns) == served.model.predict_proba(expected)[:, 1]).all()
+
+
 # --- the live service ------------------------------------------------------------------------
 
 
