@@ -112,6 +112,70 @@ def test_micro_batcher_routes_every_row_back_to_its_caller() -> None:
     assert sum(calls) == 48 and len(calls) < 24  # every row predicted once, in shared calls
 
 
+def test_the_served_frame_is_the_typed_frame_built_column_by_column(registry) -> None:
+    """ServedModel.frame (dtypes resolved once, times through numpy) equals pandas' own typed construction."""
+    import pandas as pd
+
+    from mlops_kit.serving.model import load_served_model
+
+    config = ServiceConfig(tracking_uri=registry.uri, model_name=MODEL, alias="champion")
+    served = load_served_model(config)
+    orders = order_model(served.dictionary)
+    rows = [orders.model_validate(row) for row in order_rows(registry, 200)]
+    columns = {name: [getattr(row, name) for row in rows] for name in served.input_names}
+    expected = pd.DataFrame({name: columns[name] for name in served.input_names}).astype(served.dtypes)
+    frame = served.frame(columns)
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert (served.predict(columns) == served.model.predict_proba(expected)[:, 1]).all()
+
+
+def test_a_lone_request_is_answered_on_the_loop_and_concurrent_ones_share_the_batcher(registry) -> None:
+    """In-process (ASGI): one small request alone skips the thread pool; simultaneous ones meet in the batcher."""
+    import asyncio
+    import time
+
+    from mlops_kit.serving.app import create_app
+    from mlops_kit.serving.model import load_served_model
+
+    config = ServiceConfig(tracking_uri=registry.uri, model_name=MODEL, alias="champion")
+    served = load_served_model(config)
+    model = served.model
+    calls: list[tuple[int, int]] = []  # (rows, thread id) of each model call
+
+    class Slow:  # the model, slowed down so that concurrent requests find it busy
+        steps = model.steps
+
+        def predict_proba(self, frame):
+            calls.append((len(frame), threading.get_ident()))
+            time.sleep(0.05)
+            return model.predict_proba(frame)
+
+    served.model = Slow()
+    app = create_app(config, served)
+    rows = order_rows(registry, 8)
+    expected = model.predict_proba(registry.orders.iloc[:8])[:, 1]
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            lone = await client.post("/predict", json=rows[0])
+            together = await asyncio.gather(*(client.post("/predict", json=row) for row in rows))
+        return lone, together, threading.get_ident()
+
+    try:
+        lone, together, loop_thread = asyncio.run(scenario())
+    finally:
+        app.state.batcher.close()
+    assert lone.status_code == 200 and lone.json()["predictions"][0]["late_probability"] == expected[0]
+    assert calls[0] == (1, loop_thread)  # answered on the event loop: no thread hand-off
+    for position, answer in enumerate(together):
+        assert answer.status_code == 200
+        assert answer.json()["predictions"][0]["late_probability"] == pytest.approx(expected[position], abs=1e-12)
+    shared = calls[1:]
+    assert sum(rows for rows, _ in shared) == 8 and len(shared) < 8  # shared calls
+    assert all(thread != loop_thread for _, thread in shared)  # never on the loop when not alone
+
+
 # --- the live service ------------------------------------------------------------------------
 
 
@@ -187,6 +251,8 @@ def test_a_bad_field_is_a_422_naming_the_row_and_field(service, registry, change
         ("42", 422, "one order (a JSON object) or a list"),
         ('"text"', 422, "one order (a JSON object) or a list"),
         ("[1, 2]", 422, "row 0"),
+        (b"\xff\xfe{}", 400, "malformed JSON"),
+        ("   ", 400, "malformed JSON"),
     ],
 )
 def test_malformed_and_empty_bodies_are_4xx_with_a_message(service, content, status, message) -> None:

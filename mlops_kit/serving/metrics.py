@@ -9,6 +9,7 @@ version, alias). With several uvicorn workers ``PROMETHEUS_MULTIPROC_DIR`` is se
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -60,6 +61,7 @@ class ServiceMetrics:
             multiprocess_mode="max",
         )
         self.model.labels(model_name, version, alias or "").set(1)
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         if self.multiprocess:
             from prometheus_client import multiprocess
 
@@ -67,8 +69,14 @@ class ServiceMetrics:
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
-        self.requests.labels(endpoint, str(status)).inc()
-        self.latency.labels(endpoint).observe(seconds)
+        children = self._children.get((endpoint, status))
+        if children is None:  # labels() takes a lock and builds a key: once per endpoint and status
+            children = self._children[endpoint, status] = (
+                self.requests.labels(endpoint, str(status)),
+                self.latency.labels(endpoint),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_predictions(self, probabilities: list[float]) -> None:
         """Record the predicted probabilities of one request."""
