@@ -142,7 +142,7 @@ def grade_submission(
     out_dir.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda line: None)
     with (
-        warm_server(warm, len(notebooks)) as server,
+        warm_server(warm, list(notebooks)) as server,
         tempfile.TemporaryDirectory(prefix="grading-variants-") as private,
     ):
         jail = Jail(cell_timeout, limits, (out_dir, submission, *hidden), server)
@@ -169,16 +169,16 @@ def grade_submission(
 
 
 @contextlib.contextmanager
-def warm_server(warm: bool | ForkServer, modules: int) -> Iterator[ForkServer | None]:
+def warm_server(warm: bool | ForkServer, modules: Sequence[str]) -> Iterator[ForkServer | None]:
     """The fork server this grading uses: the given one, the cohort's, one of its own (stopped at the end), or none."""
     if isinstance(warm, ForkServer) or not warm:
         yield warm or None
         return
     shared = ForkServer.from_environment()
-    if shared is not None or modules < 2:
+    if shared is not None or len(modules) < 2:
         yield shared
         return
-    with ForkServer.start() as own:
+    with ForkServer.start(modules) as own:
         yield own
 
 

@@ -87,6 +87,19 @@ def learner_submissions(cohort: Path) -> dict[str, Path]:
     return found
 
 
+def submitted_modules(submissions: Iterable[Path]) -> set[str]:
+    """The course modules any of ``submissions`` (folders or zips) holds a notebook for (what the fork server imports)."""
+    wanted = {path.name: module_id(path) for path in course_notebooks(NOTEBOOKS_DIR)}
+    found: set[str] = set()
+    for submission in submissions:
+        try:
+            names = zipfile.ZipFile(submission).namelist() if submission.suffix == ".zip" else os.listdir(submission)
+        except (OSError, zipfile.BadZipFile):
+            continue
+        found.update(wanted[name] for name in (PurePosixPath(entry).name for entry in names) if name in wanted)
+    return found
+
+
 def learner_folders(cohort: Path) -> list[Path]:
     """The submissions of the cohort, in learner name order."""
     return list(learner_submissions(cohort).values())
@@ -326,8 +339,12 @@ def grade_cohort(
     report(f"gradebook: {done}/{len(submissions)} learners already graded, {len(jobs)} to grade")
     with contextlib.ExitStack() as stack:
         if jobs and warm:
-            server = stack.enter_context(ForkServer.start())
-            jobs = [dataclasses.replace(job, fork_server=str(server.socket_path)) for job in jobs]
+            server = stack.enter_context(ForkServer.start(submitted_modules(submissions.values())))
+            try:
+                server.wait_ready()  # a job that found no server yet would start cold
+                jobs = [dataclasses.replace(job, fork_server=str(server.socket_path)) for job in jobs]
+            except ForkServerError as error:
+                report(f"gradebook: no fork server ({error}); every job starts a new Python")
         for row in _run_dask(jobs, dask_address) if dask_address else _run_local(jobs, workers):
             _save_row(out_dir, csv_path, rows, row, modules)
             done += 1

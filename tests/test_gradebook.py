@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from grading.gradebook import GradingInputError, grade_cohort, learner_submissions, unpack_zip
+from grading.forkserver import MODULE_IMPORTS
+from grading.gradebook import GradingInputError, grade_cohort, learner_submissions, submitted_modules, unpack_zip
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR
 from grading.secret import SECRET_ENV, GradingSecret
 from grading.synthetic_cohort import zip_submission
+from mlops_kit.course import module_id
 
 MODULE1 = "01_data_validation.ipynb"
 SECRET = GradingSecret("gradebook-test-secret", "test")
@@ -145,3 +147,16 @@ def test_a_changed_submission_or_secret_is_graded_again(tmp_path: Path) -> None:
     assert key != submission_key(tmp_path / "alice", 1, GradingSecret("other", "test"))
     (tmp_path / "alice" / MODULE1).write_text("two")
     assert key != submission_key(tmp_path / "alice", 1, SECRET)
+
+
+def test_the_fork_server_imports_for_the_modules_the_cohort_submitted(tmp_path: Path) -> None:
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    (folder / f"{module_id(1)}.ipynb").write_text("{}")
+    (folder / "notes.txt").write_text("not a notebook")
+    with zipfile.ZipFile(tmp_path / "bob.zip", "w") as archive:
+        archive.writestr(f"bob/{module_id(5)}.ipynb", "{}")
+    (tmp_path / "broken.zip").write_text("not a zip")
+    paths = [folder, tmp_path / "bob.zip", tmp_path / "broken.zip"]
+    assert submitted_modules(paths) == {module_id(1), module_id(5)}
+    assert MODULE_IMPORTS[module_id(5)] and module_id(1) not in MODULE_IMPORTS

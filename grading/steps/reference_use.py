@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -131,10 +132,10 @@ class Banned:
         """The bans of ``module``: its reference solution and every answer key."""
         objects, prefixes, words = [], list(ANSWER_KEYS), ["selfcheck", "datagen"]
         for name in REFERENCE_SOLUTIONS.get(module, ()):
-            target = _resolve(name)
-            if isinstance(target, type(re)):  # a module or package: everything defined in it
+            if _is_module(name):  # a module or package: everything defined in it (known without importing it)
                 prefixes.append(name)
             else:
+                target = _resolve(name)
                 objects.append(target)
                 words.append(name.rsplit(".", 1)[1])
         return Banned(tuple(objects), tuple(prefixes), tuple(words))
@@ -151,6 +152,14 @@ class Banned:
         home = getattr(target, "__module__", None) or getattr(target, "__name__", "")
         in_banned_module = any(str(home) == p or str(home).startswith(p + ".") for p in self.prefixes)
         return in_banned_module or any(target is banned for banned in self.objects)
+
+
+def _is_module(dotted: str) -> bool:
+    """True if ``dotted`` names a module or package (its parents are imported, it is not)."""
+    try:
+        return importlib.util.find_spec(dotted) is not None
+    except (ImportError, ValueError):  # a parent that is not a package: an attribute, not a module
+        return False
 
 
 @cache
