@@ -1,7 +1,8 @@
 """Run a module's artifact tests in a separate pytest process and read back their results.
 
-The process runs with ``-P`` in a folder of the grader's own, so nothing the notebook left in
-its sandbox (a ``pandas.py``, a ``conftest.py``) is ever imported; results come back as JSON.
+The process (``python -P``, or a fork of the fork server, whose import path is the same) runs in a
+folder of the grader's own, so nothing the notebook left in its sandbox (a ``pandas.py``, a
+``conftest.py``) is ever imported; results come back as JSON.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The kernel is its own process, so learner code that crashes, exits or hangs cannot take the
 grader down; every way a run can end becomes an ``ExecutionOutcome``, never an exception.
-Grading runs this module inside a sandbox (``python -P -m grading.execute REQUEST``, see
-``grading.sandbox``) and reads back the outcome as JSON; outputs are capped there, so a
+Grading runs this module inside a sandbox (``python -P -m grading.execute REQUEST``, or ``main``
+called in a fork of ``grading.forkserver``, see ``grading.sandbox``) and reads back the outcome as JSON; outputs are capped there, so a
 notebook that prints 100 MB leaves a small executed copy.
 """
 
