@@ -221,13 +221,18 @@ def _run_sandbox(request: dict[str, Any]) -> int:
     return jail.run(spec)
 
 
-def _run_checks(request: dict[str, Any]) -> int:
-    """Run pytest with ``argv`` in ``cwd`` and ``env`` (a folder and environment of the grader's)."""
-    import pytest
-
+def _enter(request: dict[str, Any]) -> None:
+    """Take the request's folder and whole environment (a folder and environment of the grader's)."""
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+
+
+def _run_checks(request: dict[str, Any]) -> int:
+    """Run pytest with ``argv`` in the request's folder and environment."""
+    import pytest
+
+    _enter(request)
     return int(pytest.main(request["argv"]))
 
 
@@ -235,9 +240,7 @@ def _run_grade(request: dict[str, Any]) -> int:
     """A gradebook job: ``grading grade argv`` (the learner's whole grading, as the grader's own process)."""
     from grading.cli import main
 
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
+    _enter(request)
     return int(main(request["argv"]) or 0)
 
 
