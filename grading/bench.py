@@ -116,7 +116,7 @@ def notebook_runs(notebook: Path, runs: int, work: Path) -> dict[str, Any]:
     return timed_runs(once, runs)
 
 
-def grading_runs(notebook: Path, runs: int, work: Path, warm: Any = False) -> dict[str, Any]:
+def grading_runs(notebook: Path, runs: int, work: Path, warm: bool | ForkServer = False) -> dict[str, Any]:
     """Grading one module of the solutions (sandbox, execution, artifact tests) on variant 1.
 
     ``warm``: a running fork server (as a cohort's job has it); ``False``: every run a new Python,

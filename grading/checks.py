@@ -7,6 +7,7 @@ folder of the grader's own, so nothing the notebook left in its sandbox (a ``pan
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grading.forkserver import ForkServerError
 from grading.paths import ARTIFACT_TESTS_DIR
 
 if TYPE_CHECKING:
@@ -41,7 +43,8 @@ def run_artifact_checks(
     """Return ``[{name, passed, points, max_points, message}]``; never raises for a bad run.
 
     pytest's output goes to ``log_path`` (a file of the grader's, outside any sandbox). With a fork
-    server, pytest runs in a process forked from its warm image instead of a new Python.
+    server, pytest runs in a process forked from its warm image instead of a new Python (a new one
+    if the server cannot answer).
     """
     test_file = artifact_test_file(module_id)
     if not test_file.is_file():
@@ -79,11 +82,14 @@ def _run_pytest(
     # the artifact tests need no installed pytest plugin; autoloading them (nbval & co.) costs ~3 s
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    output = ""
+    reply = None
     if server is not None:
         log_path.write_bytes(b"")
-        request = {"argv": arguments, "cwd": str(work_dir), "env": env}
-        reply = server.run("checks", request, log_path, CHECKS_TIMEOUT_SECONDS)
+        with contextlib.suppress(ForkServerError):  # a server that cannot answer: a new Python, below
+            reply = server.run(
+                "checks", {"argv": arguments, "cwd": str(work_dir), "env": env}, log_path, CHECKS_TIMEOUT_SECONDS
+            )
+    if reply is not None:
         if reply.timed_out:
             return [_grader_failure(f"the artifact tests took longer than {CHECKS_TIMEOUT_SECONDS} s")]
         returncode = reply.returncode

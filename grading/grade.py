@@ -367,11 +367,9 @@ def check_module(run: ModuleRun, variant_dir: Path, variant: int, server: ForkSe
     The tests read the grader's own copy of the data, never the sandbox's (which the notebook could edit).
     """
     log = run.sandbox.parent.parent / "logs" / f"{run.module}.checks.log"
-    arguments = (run.module, run.sandbox / "artifacts", variant_dir / DATA_FOLDER, variant_dir, variant, log)
-    try:
-        checks = run_artifact_checks(*arguments, server=server)
-    except ForkServerError:
-        checks = run_artifact_checks(*arguments)
+    checks = run_artifact_checks(
+        run.module, run.sandbox / "artifacts", variant_dir / DATA_FOLDER, variant_dir, variant, log, server
+    )
     if not run.outcome.ok:
         checks = explain_failures(checks, f"notebook stopped: {run.outcome.message}")
     checks = [

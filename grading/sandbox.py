@@ -150,11 +150,19 @@ def run_sandboxed(
             "report": str(report),
             "namespaces": namespaces,
         }
-        run_jail = _run_jail if warm is None else warm.runner()
-        returncode, timed_out = run_jail(spec, log, timeout)
+        jail = _run_jail if warm is None else warm.runner()
+
+        def run_jail(spec: dict[str, Any]) -> tuple[int, bool]:
+            try:
+                return jail(spec, log, timeout)
+            finally:
+                if uid is not None:
+                    kill_user_processes(uid)  # whatever escaped the group or the namespace
+
+        returncode, timed_out = run_jail(spec)
         isolation = _read_json(report)
         if returncode == SETUP_FAILED and "setup_error" in isolation and namespaces:
-            returncode, timed_out = run_jail({**spec, "namespaces": False}, log, timeout)
+            returncode, timed_out = run_jail({**spec, "namespaces": False})
             isolation = {**_read_json(report), "namespaces": f"none (setup failed: {isolation['setup_error']})"}
         tail = _tail(log)
     _take_back(sandbox, uid)
@@ -175,18 +183,14 @@ class WarmCommand:
 
         def run(spec: dict[str, Any], log: Path, timeout: float) -> tuple[int, bool]:
             warm_spec = {**spec, "call": [self.module, self.function], "argv": self.argv}
-            try:
-                reply = self.server.run("sandbox", {"spec": warm_spec}, log, timeout)
-            finally:
-                if spec["uid"] is not None:
-                    kill_user_processes(spec["uid"])
+            reply = self.server.run("sandbox", {"spec": warm_spec}, log, timeout)
             return reply.returncode, reply.timed_out
 
         return run
 
 
 def _run_jail(spec: dict[str, Any], log: Path, timeout: float) -> tuple[int, bool]:
-    """Start the jail in a session of its own; on timeout or return, kill its group and its user."""
+    """Start the jail in a session of its own; on timeout or return, kill its group (the caller sweeps its user)."""
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-P", "-I", str(JAIL), json.dumps(spec)],
@@ -205,8 +209,6 @@ def _run_jail(spec: dict[str, Any], log: Path, timeout: float) -> tuple[int, boo
         finally:
             _kill_group(process.pid)
             process.wait()
-            if spec["uid"] is not None:
-                kill_user_processes(spec["uid"])
     return process.returncode, timed_out
 
 
