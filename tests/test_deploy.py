@@ -21,6 +21,7 @@ from mlops_kit.gates import GateSpec
 from mlops_kit.registry import aliases, read_audit_log, set_alias
 from mlops_kit.serving import ServiceProcess
 from mlops_kit.serving.faults import Fault
+from mlops_kit.serving.prefork import PREFORK_ENV
 
 registry = serving_support.registry  # the shared fixtures (built once per test process)
 tracking = serving_support.tracking
@@ -164,7 +165,10 @@ def test_a_port_in_use_fails_at_start_and_leaves_the_alias(registry, tracking, c
     assert aliases(tracking, MODEL)["champion"] == champion and record["alias_moved"] is False
 
 
-def test_a_service_never_ready_is_stopped_and_the_alias_stays(registry, tracking, champion, tmp_path) -> None:
+def test_a_service_never_ready_is_stopped_and_the_alias_stays(
+    registry, tracking, champion, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv(PREFORK_ENV, "0")  # a new Python: never ready within 0.2 s (a forked one may be)
     result = deploy(spec(registry.good, health_timeout_s=0.2), tracking, registry.eval_batch, tmp_path)
     record = read_record(tmp_path)
     assert record["failed_step"] == "start" and "not ready within 0.2 s" in record["error"]

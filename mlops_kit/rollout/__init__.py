@@ -37,6 +37,7 @@ _EXPORTS = {
     "RouterConfig": "router",
     "create_router": "router",
     "RouterProcess": "process",
+    "prestart_processes": "process",
     "Decision": "analysis",
     "MetricResult": "analysis",
     "analyze_interval": "analysis",

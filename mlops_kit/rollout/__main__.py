@@ -12,6 +12,9 @@ import os
 import socket
 import sys
 
+PRELOAD = ("mlops_kit.rollout.router",)
+"""What ``mlops_kit.serving.prefork`` imports once, with uvicorn's stack, before it forks routers."""
+
 FD_ENV = "MLOPS_SERVICE_FD"
 """The listening socket's file descriptor, as ``ServiceProcess.start_config`` hands it over."""
 

@@ -15,7 +15,13 @@ from typing import Any
 import httpx
 
 from mlops_kit.rollout.router import ROUTER_CONFIG_ENV, RouterConfig
-from mlops_kit.serving.process import LOOPBACK, ServiceProcess
+from mlops_kit.serving.process import LOOPBACK, ServiceProcess, prestart
+
+
+def prestart_processes() -> None:
+    """Start the warm parents of the model services and of the router now (see ``mlops_kit.serving.prefork``)."""
+    prestart()
+    prestart("mlops_kit.rollout", ROUTER_CONFIG_ENV)
 
 
 class RouterProcess(ServiceProcess):

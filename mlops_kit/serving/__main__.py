@@ -10,6 +10,17 @@ import os
 import socket
 import sys
 
+PRELOAD = (
+    "mlops_kit.serving.app",
+    "mlops_kit.registry.trust",
+    "skops.io",
+    "pydantic.v1",  # FastAPI's first app imports it
+    "narwhals.stable.v2",  # scikit-learn's first transform imports these two
+    "narwhals._pandas_like.namespace",
+    "pyarrow.pandas_compat",
+)
+"""What ``mlops_kit.serving.prefork`` imports once, with uvicorn's stack, before it forks services."""
+
 
 def main() -> int:
     import uvicorn

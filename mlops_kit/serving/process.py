@@ -6,9 +6,9 @@
     # stopped: the whole process group is gone
 
 The parent binds the listening socket (port 0: a free one), so a port in use is a clear
-PortInUse here, and hands the socket to the child; the child (``python -m mlops_kit.serving``)
-runs uvicorn on it in a new session, so ``stop()`` kills the process group and no worker is
-left behind. Before the child starts, the parent resolves the served version through MLflow
+PortInUse here, and hands the socket to the child; the child (``python -m mlops_kit.serving``,
+or on Linux a fork of a warm parent that already imported it: ``prefork``) runs uvicorn on it in a
+new session, so ``stop()`` kills the process group and no worker is left behind. Before the child starts, the parent resolves the served version through MLflow
 (``serving.resolve``) and hands it over, so the child loads the model without importing mlflow. ``start`` returns only when ``/ready`` answers 200, and raises ServiceStartError
 with the end of the service's log when the process exits or the timeout passes first.
 """
@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from mlops_kit.serving import prefork
 from mlops_kit.serving.config import CONFIG_ENV, ServiceConfig, ServiceError
 from mlops_kit.serving.metrics import MULTIPROC_ENV
 from mlops_kit.serving.resolve import RESOLVED_ENV, resolve_model
@@ -163,14 +164,9 @@ class ServiceProcess:
         scratch = Path(tempfile.mkdtemp(prefix="mlops-service-"))
         log = Path(log_path) if log_path is not None else scratch / "service.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            config_env: config.model_dump_json(),
-            FD_ENV: str(sock.fileno()),
-            WORKERS_ENV: str(workers),
-        }
-        env.pop(MULTIPROC_ENV, None)
-        env.pop(RESOLVED_ENV, None)
+        env = child_environment(config_env)
+        env[config_env] = config.model_dump_json()
+        env[WORKERS_ENV] = str(workers)
         resolved = resolve_model(config) if isinstance(config, ServiceConfig) else None
         if resolved is not None:
             env[RESOLVED_ENV] = resolved.to_json()
@@ -178,18 +174,15 @@ class ServiceProcess:
             metrics_dir = scratch / "prometheus"
             metrics_dir.mkdir()
             env[MULTIPROC_ENV] = str(metrics_dir)
-        env.setdefault("OPENBLAS_NUM_THREADS", "1")
         try:
             with open(log, "ab") as sink:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", entry],
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=(sock.fileno(),),
-                    start_new_session=True,
-                )
+                process = _spawn(entry, env, config_env, sock, sink.fileno(), workers, timeout)
+        except prefork.PreforkTimeout:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise ServiceStartError(
+                f"the service on http://{host}:{sock.getsockname()[1]} was not ready within {timeout:g} s "
+                "(its warm parent was still importing; nothing was started)"
+            ) from None
         finally:
             bound_port = sock.getsockname()[1]
             sock.close()
@@ -284,6 +277,46 @@ class ServiceProcess:
     def __repr__(self) -> str:
         state = "running" if self.running() else f"stopped (exit {self.process.returncode})"
         return f"ServiceProcess({self.config.model_name!r} version {self.config.version or '@' + str(self.config.alias)}, {self.url}, pid {self.pid}, {state})"
+
+
+PER_START_KEYS = frozenset({FD_ENV, WORKERS_ENV, RESOLVED_ENV, MULTIPROC_ENV})
+"""Environment variables set per start (with the entry's config variable): a warm parent ignores them."""
+
+
+def child_environment(config_env: str = CONFIG_ENV) -> dict[str, str]:
+    """The environment a service or router process starts from, before its per-start variables."""
+    env = {key: value for key, value in os.environ.items() if key not in PER_START_KEYS | {config_env}}
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    return env
+
+
+def _spawn(
+    entry: str, env: dict[str, str], config_env: str, sock: socket.socket, log_fd: int, workers: int, timeout: float
+) -> subprocess.Popen | prefork.ForkedChild:
+    """The service's process: forked from the warm parent when it can be (see ``prefork``), else a new Python."""
+    if prefork.enabled(workers):
+        per_start = PER_START_KEYS | {config_env}
+        try:
+            return prefork.warm_parent(entry, env, per_start).start(env, sock, log_fd, timeout)
+        except prefork.PreforkTimeout:
+            raise
+        except prefork.PreforkError:
+            pass  # a new Python below; the next start gets a new warm parent
+    return subprocess.Popen(
+        [sys.executable, "-m", entry],
+        env={**env, FD_ENV: str(sock.fileno())},
+        stdin=subprocess.DEVNULL,
+        stdout=log_fd,
+        stderr=subprocess.STDOUT,
+        pass_fds=(sock.fileno(),),
+        start_new_session=True,
+    )
+
+
+def prestart(entry: str = "mlops_kit.serving", config_env: str = CONFIG_ENV) -> None:
+    """Start the warm parent for ``entry`` now, so that its imports run while the caller goes on."""
+    if prefork.enabled():
+        prefork.warm_parent(entry, child_environment(config_env), PER_START_KEYS | {config_env})
 
 
 def orders_json(orders: Any) -> str:
