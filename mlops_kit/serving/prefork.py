@@ -146,9 +146,12 @@ class Prefork:
             and _comparable(env, self._per_start) == _comparable(self.env, self._per_start)
         )
 
-    def start(self, env: Mapping[str, str], listen: socket.socket, log_fd: int, timeout: float) -> ForkedChild:
-        """Fork a child that runs the entry on ``listen`` with ``env``, its output to ``log_fd``."""
-        request = {"op": "start", "env": dict(env), "cwd": os.getcwd()}
+    def start(
+        self, env: Mapping[str, str], listen: socket.socket, fd_env: str, log_fd: int, timeout: float
+    ) -> ForkedChild:
+        """Fork a child that runs the entry on ``listen`` (its descriptor in ``fd_env``) with ``env``, its
+        output to ``log_fd``."""
+        request = {"op": "start", "env": dict(env), "fd_env": fd_env, "cwd": os.getcwd()}
         reply = self._ask(request, [listen.fileno(), log_fd], timeout)
         return ForkedChild(self, int(reply["pid"]))
 
@@ -250,9 +253,7 @@ def _run_child(entry_main: Any, request: dict[str, Any], fds: list[int], channel
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    from mlops_kit.serving.process import FD_ENV
-
-    os.environ[FD_ENV] = str(listen_fd)
+    os.environ[request["fd_env"]] = str(listen_fd)
     return int(entry_main() or 0)
 
 

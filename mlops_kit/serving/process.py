@@ -297,7 +297,7 @@ def _spawn(
     if prefork.enabled(workers):
         per_start = PER_START_KEYS | {config_env}
         try:
-            return prefork.warm_parent(entry, env, per_start).start(env, sock, log_fd, timeout)
+            return prefork.warm_parent(entry, env, per_start).start(env, sock, FD_ENV, log_fd, timeout)
         except prefork.PreforkTimeout:
             raise
         except prefork.PreforkError:
