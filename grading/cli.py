@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         "--upstream-cache", type=Path, default=None, help="where the reference upstream is cached (default: in --out)"
     )
     grade.add_argument(
+        "--graded-data",
+        type=Path,
+        default=None,
+        help="the variant's data without its ledger, generated for this variant and secret (a cohort's "
+        "gradebook makes it once for every learner); default: generated here",
+    )
+    grade.add_argument(
         "--module", action="append", default=[], help="grade only this module (id, number or file name); repeatable"
     )
     _cold_option(grade)
@@ -158,6 +165,7 @@ def _grade(args: argparse.Namespace) -> int:
         progress=lambda line: print(line, file=sys.stderr, flush=True),
         upstream_cache=args.upstream_cache,
         warm=not args.cold,
+        graded_data=args.graded_data,
     )
     print(render_markdown(result.card))
     print(f"scorecard: {result.json_path} and {result.markdown_path}")

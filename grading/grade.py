@@ -43,7 +43,7 @@ from grading.steps.reference_use import ReferenceUse, exercise_number, find_refe
 from grading.steps.restore_locked import restore_locked
 from grading.upstream import FIRST_SEEDED_MODULE, module_number, reference_upstream, seed_sandbox
 from mlops_kit.course import DEFAULT_CELL_TIMEOUT_S
-from mlops_kit.datagen import DATA_FOLDER, ensure_variant, generate_variant
+from mlops_kit.datagen import DATA_FOLDER, ensure_variant, generate_variant, is_current_variant
 
 DEFAULT_CELL_TIMEOUT = DEFAULT_CELL_TIMEOUT_S
 START_SLACK_SECONDS = 120.0  # kernel start and papermill's own work, on top of the per-cell budget
@@ -122,6 +122,7 @@ def grade_submission(
     progress: Callable[[str], None] | None = None,
     upstream_cache: Path | None = None,
     warm: bool | ForkServer = True,
+    graded_data: Path | None = None,
 ) -> GradeResult:
     """Grade every module present in ``submission`` (or ``only`` these) and write the scorecard into ``out_dir``.
 
@@ -133,6 +134,9 @@ def grade_submission(
     (``grading.forkserver``): the one given, the cohort's (named by ``GRADING_FORKSERVER``), or one
     started here when more than one module is graded (it imports for a few seconds, in the background).
     ``False``: every run starts a new Python.
+    ``graded_data``: the variant's data without its ledger, generated for this variant and secret
+    (``ensure_variant(..., ledger=False)``: a cohort's gradebook makes it once for every learner);
+    default: generated here.
     """
     if variant < 0:
         raise GradingInputError(f"--variant must be 0 or more, got {variant}")
@@ -146,7 +150,12 @@ def grade_submission(
         tempfile.TemporaryDirectory(prefix="grading-variants-") as private,
     ):
         jail = Jail(cell_timeout, limits, (out_dir, submission, *hidden), server)
-        data_only = generate_variant(variant, Path(private) / "data-only", secret.value, ledger=False)
+        if graded_data is None:
+            data_only = generate_variant(variant, Path(private) / "data-only", secret.value, ledger=False)
+        elif is_current_variant(graded_data, variant, ledger=False):
+            data_only = graded_data
+        else:
+            raise GradingInputError(f"{graded_data} does not hold variant {variant}'s data (and no ledger)")
         upstream = None
         if any(module_number(module) >= FIRST_SEEDED_MODULE for module in notebooks):
             report("building the reference upstream (modules 2-3) for the graded data, once")

@@ -37,12 +37,14 @@ from grading.paths import NOTEBOOKS_DIR, course_notebooks, module_id
 from grading.sandbox import DEFAULT_LIMITS, DIE_WITH_PARENT_ENV, Limits
 from grading.secret import SECRET_ENV, GradingSecret, resolve_secret
 from mlops_kit.course import DEFAULT_CELL_TIMEOUT_S
-from mlops_kit.datagen import secret_fingerprint
+from mlops_kit.datagen import ensure_variant, secret_fingerprint
 from mlops_kit.io import atomic_write_json, atomic_write_text
 
 ROW_FILE = "row.json"
 UPSTREAM_FOLDER = ".upstream"
 """In the gradebook's folder: the reference upstream of the graded data, shared by every learner's grader."""
+GRADED_DATA_FOLDER = ".graded-data"
+"""In the gradebook's folder: the graded variant's data (no ledger), generated once for every learner's grader."""
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # uncompressed, per submission
 JOB_SLACK_SECONDS = 600.0
 INFRA_RETRIES = 2
@@ -67,6 +69,7 @@ class Job:
     secret: str
     upstream_cache: str = ""  # shared by the cohort's graders: the reference upstream is built once
     fork_server: str = ""  # the cohort's fork server (its socket), if its machine is this one
+    graded_data: str = ""  # the variant's data without its ledger, generated once for the cohort
 
 
 def learner_submissions(cohort: Path) -> dict[str, Path]:
@@ -180,6 +183,7 @@ def grade_job(job: Job) -> dict[str, Any]:
         str(job.memory_mb),
         *[argument for folder in job.hidden for argument in ("--hide", folder)],
         *(["--upstream-cache", job.upstream_cache] if job.upstream_cache else []),
+        *(["--graded-data", job.graded_data] if job.graded_data else []),
     ]
     # the secret never goes on the command line, where ps would show it
     env = {**os.environ, SECRET_ENV: job.secret, DIE_WITH_PARENT_ENV: "1"}
@@ -338,8 +342,13 @@ def grade_cohort(
     done = len(rows)
     report(f"gradebook: {done}/{len(submissions)} learners already graded, {len(jobs)} to grade")
     with contextlib.ExitStack() as stack:
-        if jobs and warm:
-            server = stack.enter_context(ForkServer.start(submitted_modules(submissions.values())))
+        server = (
+            stack.enter_context(ForkServer.start(submitted_modules(submissions.values()))) if jobs and warm else None
+        )
+        if jobs:  # the cohort's data, once for every learner (while the fork server imports); ledgers stay per job
+            data = ensure_variant(variant, out_dir / GRADED_DATA_FOLDER, secret.value, ledger=False)
+            jobs = [dataclasses.replace(job, graded_data=str(data)) for job in jobs]
+        if server is not None:
             try:
                 server.wait_ready()  # a job that found no server yet would start cold
                 jobs = [dataclasses.replace(job, fork_server=str(server.socket_path)) for job in jobs]

@@ -240,37 +240,44 @@ def secret_fingerprint(secret: str) -> str:
     return hmac.new(secret.encode("utf-8"), b"variant-cache-folder", hashlib.sha256).hexdigest()[:16]
 
 
-def ensure_variant(variant: int, cache_root: Path, secret: str | None = None) -> Path:
+def ensure_variant(variant: int, cache_root: Path, secret: str | None = None, ledger: bool = True) -> Path:
     """Return ``cache_root/v{variant}`` (``v{variant}-<fingerprint>`` under a secret), generated if needed.
 
     The variant is (re)generated unless it is complete and current; it is generated in a
     temporary folder and renamed into place, so a crash never leaves half a variant and
-    concurrent callers each see a whole one.
+    concurrent callers each see a whole one. ``ledger=False``: the data alone, in a folder
+    of its own (``...-data``) that never holds a ledger.
     """
     cache_root = Path(cache_root)
     target = cache_root / (f"v{variant}" if secret is None else f"v{variant}-{secret_fingerprint(secret)}")
-    if is_current_variant(target, variant):
+    if not ledger:
+        target = target.with_name(f"{target.name}-data")
+    if is_current_variant(target, variant, ledger):
         return target
     cache_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".v{variant}-", dir=cache_root))
     try:
-        generate_variant(variant, staging, secret)
+        generate_variant(variant, staging, secret, ledger)
         _discard(target)
         try:
             os.replace(staging, target)
         except OSError:  # another process put a variant there first
-            if not is_current_variant(target, variant):
+            if not is_current_variant(target, variant, ledger):
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def is_current_variant(variant_dir: Path, variant: int) -> bool:
-    """True if ``variant_dir`` holds ``variant`` from this generator version, untouched."""
+def is_current_variant(variant_dir: Path, variant: int, ledger: bool = True) -> bool:
+    """True if ``variant_dir`` holds ``variant`` from this generator version, untouched (with its ledger,
+    or with ``ledger=False`` without one)."""
     try:
         manifest = read_manifest(variant_dir / DATA_FOLDER)
-        complete = all((variant_dir / LEDGER_FOLDER / name).is_file() for name in LEDGER_FILES)
+        if ledger:
+            complete = all((variant_dir / LEDGER_FOLDER / name).is_file() for name in LEDGER_FILES)
+        else:
+            complete = not (variant_dir / LEDGER_FOLDER).exists()
         current = manifest.get("generator_version") == GENERATOR_VERSION and manifest.get("variant") == variant
         return complete and current and bool(verify_manifest(variant_dir / DATA_FOLDER))
     except (ManifestError, KeyError, TypeError):  # missing, stale or malformed manifest

@@ -15,11 +15,20 @@ from pathlib import Path
 import pytest
 
 from grading.forkserver import MODULE_IMPORTS
-from grading.gradebook import GradingInputError, grade_cohort, learner_submissions, submitted_modules, unpack_zip
+from grading.grade import grade_submission
+from grading.gradebook import (
+    GRADED_DATA_FOLDER,
+    GradingInputError,
+    grade_cohort,
+    learner_submissions,
+    submitted_modules,
+    unpack_zip,
+)
 from grading.paths import NOTEBOOKS_DIR, SOLUTIONS_DIR
 from grading.secret import SECRET_ENV, GradingSecret
 from grading.synthetic_cohort import zip_submission
 from mlops_kit.course import module_id
+from mlops_kit.datagen import DATA_FOLDER, LEDGER_FOLDER, ensure_variant, generate_variant, secret_fingerprint
 
 MODULE1 = "01_data_validation.ipynb"
 SECRET = GradingSecret("gradebook-test-secret", "test")
@@ -87,6 +96,30 @@ def test_a_cohort_of_folders_and_zips_is_graded(local: tuple[Path, str]) -> None
     assert rows["bob"]["total"] == "0" and rows["bob"]["status"] == "ok"
     assert rows["mallory"]["total"] == "0" and "refused entry" in rows["mallory"]["status"]
     assert not (local[0].parent / "escape").exists()
+
+
+@pytest.mark.slow
+def test_the_cohort_data_is_generated_once_without_its_ledger(local: tuple[Path, str], tmp_path: Path) -> None:
+    shared = sorted((local[0].parent / "grades" / GRADED_DATA_FOLDER).iterdir())
+    assert [path.name for path in shared] == [f"v5-{secret_fingerprint(SECRET.value)}-data"]
+    assert not (shared[0] / LEDGER_FOLDER).exists()
+    expected = generate_variant(5, tmp_path / "expected", SECRET.value, ledger=False) / DATA_FOLDER
+    files = sorted(path.relative_to(expected) for path in expected.rglob("*") if path.is_file())
+    assert files == sorted(
+        p.relative_to(shared[0] / DATA_FOLDER) for p in (shared[0] / DATA_FOLDER).rglob("*") if p.is_file()
+    )
+    assert all((expected / name).read_bytes() == (shared[0] / DATA_FOLDER / name).read_bytes() for name in files)
+
+
+def test_graded_data_of_another_variant_is_refused(tmp_path: Path) -> None:
+    other = ensure_variant(6, tmp_path / "shared", SECRET.value, ledger=False)
+    (tmp_path / "learner").mkdir()
+    shutil.copy(SOLUTIONS_DIR / MODULE1, tmp_path / "learner" / MODULE1)
+    with pytest.raises(GradingInputError, match="does not hold variant 5's data"):
+        grade_submission(tmp_path / "learner", 5, tmp_path / "out", secret=SECRET, warm=False, graded_data=other)
+    with_ledger = ensure_variant(5, tmp_path / "shared", SECRET.value)
+    with pytest.raises(GradingInputError, match="does not hold variant 5's data"):
+        grade_submission(tmp_path / "learner", 5, tmp_path / "out", secret=SECRET, warm=False, graded_data=with_ledger)
 
 
 @pytest.mark.slow
