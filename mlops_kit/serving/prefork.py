@@ -201,7 +201,7 @@ class Prefork:
             return  # a forked copy of the owner: the pair is the owner's to close
         self._channel.close()
         try:
-            self.process.wait(10)
+            self.process.wait(2)  # one still importing reads the EOF only afterwards: no need to wait for it
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
