@@ -8,10 +8,11 @@ and the log file (``SCM_RIGHTS``) with the environment a new process would get; 
 starts a session of its own, takes that environment and runs the entry's ``main()``: the same uvicorn
 server a new ``python -m ENTRY`` runs, in a real process on loopback, without the imports.
 
-The warm parent serves only the process that started it: it exits when that process closes the pair
-(``close()``, at exit) or dies (the pair's other end closes), and its children get SIGTERM then
-(``PR_SET_PDEATHSIG``). An environment, folder or interpreter other than the one it was started with means a
-new warm parent, so a child never runs with imports made under other settings. Anywhere but Linux, with
+The warm parent serves only the process that started it: it exits when that process closes the
+pair (``close()``, at exit) or dies (the pair's other end closes), and its children get SIGTERM
+then (``PR_SET_PDEATHSIG``). An environment, folder or interpreter other than the one it was
+started with (MLflow's variables aside: it never imports MLflow) means a new warm parent, so a
+child never runs with imports made under other settings. Anywhere but Linux, with
 ``MLOPS_PREFORK=0``, or for more than one worker, ``ServiceProcess`` starts a new Python as before.
 """
 

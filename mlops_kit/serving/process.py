@@ -7,10 +7,12 @@
 
 The parent binds the listening socket (port 0: a free one), so a port in use is a clear
 PortInUse here, and hands the socket to the child; the child (``python -m mlops_kit.serving``,
-or on Linux a fork of a warm parent that already imported it: ``prefork``) runs uvicorn on it in a
-new session, so ``stop()`` kills the process group and no worker is left behind. Before the child starts, the parent resolves the served version through MLflow
-(``serving.resolve``) and hands it over, so the child loads the model without importing mlflow. ``start`` returns only when ``/ready`` answers 200, and raises ServiceStartError
-with the end of the service's log when the process exits or the timeout passes first.
+or on Linux a fork of a warm parent that already imported it: ``prefork``) runs uvicorn on it in
+a new session, so ``stop()`` kills the process group and no worker is left behind. Before the
+child starts, the parent resolves the served version through MLflow (``serving.resolve``) and
+hands it over, so the child loads the model without importing mlflow. ``start`` returns only
+when ``/ready`` answers 200, and raises ServiceStartError with the end of the service's log when
+the process exits or the timeout passes first.
 """
 
 from __future__ import annotations
@@ -179,10 +181,12 @@ class ServiceProcess:
                 process = _spawn(entry, env, config_env, sock, sink.fileno(), workers, timeout)
         except prefork.PreforkTimeout:
             shutil.rmtree(scratch, ignore_errors=True)
-            raise ServiceStartError(
+            error = ServiceStartError(
                 f"the service on http://{host}:{sock.getsockname()[1]} was not ready within {timeout:g} s "
                 "(its warm parent was still importing; nothing was started)"
-            ) from None
+            )
+            error.port = sock.getsockname()[1]
+            raise error from None
         finally:
             bound_port = sock.getsockname()[1]
             sock.close()
