@@ -25,6 +25,12 @@ pytestmark = [*serving_support.SERVING_MARKS, pytest.mark.skipif(sys.platform !=
 START_TIMEOUT = serving_support.START_TIMEOUT
 
 
+@pytest.fixture(autouse=True)
+def _prefork_on(monkeypatch) -> None:
+    """These tests are about the warm path: on even where a run turned it off."""
+    monkeypatch.setenv(PREFORK_ENV, "1")
+
+
 def children(pid: int) -> list[int]:
     """Live child processes of ``pid``."""
     found = []
@@ -79,9 +85,6 @@ def test_a_forked_service_answers_as_a_new_python_does(registry, monkeypatch) ->
     finally:
         code = warm.stop()
     assert code == cold_code == warm.process.returncode and not group_alive(warm.pid)  # as uvicorn ends on SIGTERM
-    for answer in (cold_answer, warm_answer):
-        for prediction in answer["predictions"]:
-            prediction.pop("request_id", None)
     assert [p["late_probability"] for p in warm_answer["predictions"]] == [
         p["late_probability"] for p in cold_answer["predictions"]
     ]
