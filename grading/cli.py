@@ -217,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     from mlops_kit.manifest import ManifestError
 
     args = _parser().parse_args(argv)
-    from grading.sandbox import DIE_WITH_PARENT_ENV, die_with_parent
+    from grading.sandbox import DIE_WITH_PARENT_ENV
+    from mlops_kit.processes import die_with_parent
 
     if os.environ.get(DIE_WITH_PARENT_ENV):  # set by the gradebook for its jobs
         die_with_parent()

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_kit.course import MODULE_IDS, module_id
+from mlops_kit.processes import die_with_parent, group_members
 
 WARM_IMPORTS = (
     "numpy",
@@ -74,7 +75,6 @@ SOCKET_ENV = "GRADING_FORKSERVER"  # a gradebook's jobs find the cohort's server
 READY = b"ready\n"
 MAX_REQUEST_BYTES = 1 << 20
 HANG_UP_GRACE_S = 30.0
-PR_SET_PDEATHSIG = 1
 
 
 class ForkServerError(RuntimeError):
@@ -97,7 +97,7 @@ def warm_up(extra: Sequence[str] = ()) -> None:
 
 def serve(socket_path: str, extra: Sequence[str] = ()) -> None:
     """Import the warm set (and ``extra``), listen on ``socket_path``, fork a handler per connection; runs until killed."""
-    _die_with_parent()
+    die_with_parent()
     warm_up(extra)
     import gc
 
@@ -145,15 +145,9 @@ def _peer_uid(connection: socket.socket) -> int:
     return struct.unpack("3i", credentials)[1]
 
 
-def _die_with_parent(signum: int = signal.SIGKILL) -> None:
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
-
-
 def _handle(connection: socket.socket) -> int:
     """In a handler: read one request, run it in a child of its own session, answer with its exit code."""
-    _die_with_parent(signal.SIGTERM)  # the server is gone: end this run first (below), then this handler
+    die_with_parent(signal.SIGTERM)  # the server is gone: end this run first (below), then this handler
     request = json.loads(_read_line(connection))
     runner = RUNNERS[request["kind"]]
     log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -161,7 +155,7 @@ def _handle(connection: socket.socket) -> int:
     if child == 0:
         os.setsid()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _die_with_parent()
+        die_with_parent()
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(devnull if request.get("discard_stdout") else log, 1)
@@ -258,19 +252,6 @@ def _address_space_bytes() -> int:
 # ---------------------------------------------------------------- the client
 
 STOP_GRACE_S = 10.0
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Pids in process group ``pgid`` (the server's handlers, while they end their runs)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                # stat: pid (comm) state ppid pgrp ...; comm may hold spaces, so split after its ")"
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == pgid and fields[0] != "Z":  # a zombie has ended already
-                    members.append(int(entry.name))
-    return members
 
 
 @dataclass
@@ -388,7 +369,7 @@ class ForkServer:
             self._process.kill()
             self._process.wait()
             deadline = time.monotonic() + STOP_GRACE_S
-            while _group_members(self._process.pid) and time.monotonic() < deadline:
+            while group_members(self._process.pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGKILL)

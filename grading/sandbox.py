@@ -71,14 +71,7 @@ class SandboxRun:
 
 
 DIE_WITH_PARENT_ENV = "GRADING_DIE_WITH_PARENT"
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a killed gradebook takes its jobs along)."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+"""Set for a gradebook's jobs: each dies with its gradebook (a killed gradebook takes its jobs along)."""
 
 
 def learner_uid() -> int | None:

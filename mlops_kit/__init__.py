@@ -1,7 +1,8 @@
 """mlops_kit: the library the seven course modules build, one part per lifecycle stage.
 
 Parts, in dependency order (later parts may use earlier ones, never the reverse; the order is
-``LAYERS`` in tests/test_layers.py): ``course`` (the course's shared facts), ``io`` and ``hashing``,
+``LAYERS`` in tests/test_layers.py): ``course`` (the course's shared facts), ``io``, ``hashing`` and
+``processes`` (process groups, dying with the parent),
 ``manifest`` and ``dictionary`` (the feature dictionary, which declares the raw columns),
 ``domain`` (what a raw order is) and ``artifacts``, ``datagen`` (the seeded generator) and ``plots``,
 ``data`` (loading shipped or generated batches), ``validation`` (module 1), ``features`` and

@@ -21,7 +21,7 @@ PACKAGE = "mlops_kit"
 LAYERS: tuple[tuple[str, ...], ...] = (
     # foundations: no dependency on any stage
     ("mlops_kit",),
-    ("mlops_kit.course", "mlops_kit.io", "mlops_kit.hashing"),
+    ("mlops_kit.course", "mlops_kit.io", "mlops_kit.hashing", "mlops_kit.processes"),
     ("mlops_kit.manifest", "mlops_kit.dictionary", "mlops_kit.scenarios"),
     ("mlops_kit.domain", "mlops_kit.artifacts"),
     ("mlops_kit.datagen", "mlops_kit.plots"),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import importlib
 import json
 import os
@@ -33,10 +32,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from mlops_kit.processes import die_with_parent
+
 PREFORK_ENV = "MLOPS_PREFORK"
 """``0`` turns the warm parent off (every service start is a new Python)."""
-PER_START_KEYS = frozenset({PREFORK_ENV})
-"""Environment variables that change between starts without making the warm parent's imports stale."""
+SWITCH_KEYS = frozenset({PREFORK_ENV})
+"""Variables that turn the warm parent on or off: they never make its imports stale."""
 UNIMPORTED_PREFIXES = ("MLFLOW_", "PYTEST_")
 """Variables of packages the warm parent never imports (a child that needs MLflow imports it after the fork)."""
 UVICORN_MODULES = (
@@ -49,7 +50,6 @@ UVICORN_MODULES = (
     "anyio._core._sockets",
 )
 """What every entry's ``uvicorn.Server`` imports when it starts: imported before the entry's ``PRELOAD``."""
-_PR_SET_PDEATHSIG = 1
 _MESSAGE_BYTES = 1 << 20
 
 
@@ -64,14 +64,6 @@ class PreforkTimeout(PreforkError):
 def enabled(workers: int = 1) -> bool:
     """True when a start of ``workers`` worker(s) may fork from a warm parent here."""
     return sys.platform == "linux" and workers == 1 and os.environ.get(PREFORK_ENV, "1") != "0"
-
-
-def _die_with_parent(expected_parent: int) -> None:
-    """SIGTERM when the parent exits; exit now if it already has."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() != expected_parent:
-        os._exit(0)
 
 
 def _comparable(env: Mapping[str, str], per_start: frozenset[str]) -> dict[str, str]:
@@ -114,7 +106,7 @@ class Prefork:
         self.cwd = os.getcwd()
         self.executable = sys.executable
         self.owner = os.getpid()
-        self._per_start = per_start | PER_START_KEYS
+        self._per_start = per_start | SWITCH_KEYS
         self._lock = threading.Lock()
         self._broken = False
         self._sequence = 0
@@ -238,10 +230,12 @@ def close_all() -> None:
 # --- the warm parent's side ------------------------------------------------------------------------
 
 
-def _run_child(entry_main: Any, request: dict[str, Any], fds: list[int], channel: socket.socket) -> int:
-    """In the forked child: become the entry's process and run it; its exit code."""
+def _run_child(entry_main: Any, request: dict[str, Any], fds: list[int], channel: socket.socket, parent: int) -> int:
+    """In the forked child of warm parent ``parent``: become the entry's process and run it; its exit code."""
     os.setsid()
-    _die_with_parent(os.getppid())
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() != parent:  # the warm parent ended before the line above
+        os._exit(0)
     channel.close()
     listen_fd, log_fd = fds
     os.dup2(log_fd, 1)
@@ -286,11 +280,12 @@ def serve(entry: str, channel_fd: int) -> int:
         if request["op"] == "start" and time.time() > request["deadline"]:
             reply: dict[str, Any] = {"error": "the request waited past its deadline: nothing was started"}
         elif request["op"] == "start":
+            parent = os.getpid()
             pid = os.fork()
             if pid == 0:
                 code = 1
                 try:
-                    code = _run_child(module.main, request, fds, channel)
+                    code = _run_child(module.main, request, fds, channel, parent)
                 except BaseException:  # the child must never return into this loop
                     import traceback
 

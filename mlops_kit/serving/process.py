@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from mlops_kit.processes import group_members
 from mlops_kit.serving import prefork
 from mlops_kit.serving.config import CONFIG_ENV, ServiceConfig, ServiceError
 from mlops_kit.serving.metrics import MULTIPROC_ENV
@@ -76,21 +77,6 @@ def log_tail(path: Path, lines: int = 15) -> str:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``, read from /proc (Linux)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
 
 
 class ServiceProcess:
@@ -289,9 +275,13 @@ PER_START_KEYS = frozenset({FD_ENV, WORKERS_ENV, RESOLVED_ENV, MULTIPROC_ENV})
 
 def child_environment(config_env: str = CONFIG_ENV) -> dict[str, str]:
     """The environment a service or router process starts from, before its per-start variables."""
-    env = {key: value for key, value in os.environ.items() if key not in PER_START_KEYS | {config_env}}
+    env = {key: value for key, value in os.environ.items() if key not in _per_start(config_env)}
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     return env
+
+
+def _per_start(config_env: str) -> frozenset[str]:
+    return PER_START_KEYS | {config_env}
 
 
 def _spawn(
@@ -299,9 +289,8 @@ def _spawn(
 ) -> subprocess.Popen | prefork.ForkedChild:
     """The service's process: forked from the warm parent when it can be (see ``prefork``), else a new Python."""
     if prefork.enabled(workers):
-        per_start = PER_START_KEYS | {config_env}
         try:
-            return prefork.warm_parent(entry, env, per_start).start(env, sock, FD_ENV, log_fd, timeout)
+            return prefork.warm_parent(entry, env, _per_start(config_env)).start(env, sock, FD_ENV, log_fd, timeout)
         except prefork.PreforkTimeout:
             raise
         except prefork.PreforkError:
@@ -320,7 +309,7 @@ def _spawn(
 def prestart(entry: str = "mlops_kit.serving", config_env: str = CONFIG_ENV) -> None:
     """Start the warm parent for ``entry`` now, so that its imports run while the caller goes on."""
     if prefork.enabled():
-        prefork.warm_parent(entry, child_environment(config_env), PER_START_KEYS | {config_env})
+        prefork.warm_parent(entry, child_environment(config_env), _per_start(config_env))
 
 
 def orders_json(orders: Any) -> str:
