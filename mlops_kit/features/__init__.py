@@ -25,6 +25,7 @@ from mlops_kit.features.dictionary import (
     parse_feature_dictionary,
 )
 from mlops_kit.features.transform import (
+    FeatureEncoder,
     OrderFeatures,
     build_encoder,
     build_feature_transformer,
@@ -33,7 +34,7 @@ from mlops_kit.features.transform import (
 )
 from mlops_kit.features.version import feature_set_version
 
-TRUSTED_TYPES: list[str] = [f"{OrderFeatures.__module__}.{OrderFeatures.__qualname__}"]
+TRUSTED_TYPES: list[str] = [f"{step.__module__}.{step.__qualname__}" for step in (OrderFeatures, FeatureEncoder)]
 """Fully qualified names of the custom types in a model pipeline built from the shipped dictionary."""
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "LUNCH_RUSH",
     "PANDAS_DTYPES",
     "TRUSTED_TYPES",
+    "FeatureEncoder",
     "OrderFeatures",
     "FeatureDictionary",
     "FeatureDictionaryError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 LUNCH_RUSH: tuple[int, int] = (11, 13)
@@ -54,11 +55,11 @@ def is_weekend(inputs: pd.DataFrame) -> pd.Series:
 
 def is_rush_hour(inputs: pd.DataFrame) -> pd.Series:
     """True during the lunch or dinner rush (see LUNCH_RUSH and DINNER_RUSH)."""
-    hour = _timestamps(inputs).dt.hour
-    rush = pd.Series(False, index=inputs.index)
+    hour = _timestamps(inputs).dt.hour.to_numpy()
+    rush = np.zeros(len(hour), dtype=bool)
     for first, end in (LUNCH_RUSH, DINNER_RUSH):
         rush |= (hour >= first) & (hour < end)
-    return rush
+    return pd.Series(rush, index=inputs.index)
 
 
 COMPUTATIONS: dict[str, Computation] = {

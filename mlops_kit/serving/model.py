@@ -42,19 +42,12 @@ def package_versions(names: Sequence[str] = REPORTED_PACKAGES) -> dict[str, str]
 
 
 def known_categories(model: Any, dictionary: FeatureDictionary) -> dict[str, frozenset[str]]:
-    """Input → the categories the fitted model's one-hot encoders saw (the dictionary's list otherwise)."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.preprocessing import OneHotEncoder
-
+    """Input → the categories the fitted model's encoder saw (the dictionary's list otherwise)."""
     seen: dict[str, frozenset[str]] = {}
-    steps = getattr(model, "steps", [])
-    for _, step in steps:
-        if not isinstance(step, ColumnTransformer):
-            continue
-        for _, transformer, columns in getattr(step, "transformers_", []):
-            if isinstance(transformer, OneHotEncoder) and isinstance(columns, (list, tuple)):
-                for column, values in zip(columns, transformer.categories_, strict=False):
-                    seen[str(column)] = frozenset(str(value) for value in values)
+    for _, step in getattr(model, "steps", []):
+        if callable(getattr(step, "known_categories", None)):
+            for column, values in step.known_categories().items():
+                seen[str(column)] = frozenset(str(value) for value in values)
     known: dict[str, frozenset[str]] = {}
     for spec in dictionary.inputs:
         if spec.dtype != "category":
