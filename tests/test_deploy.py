@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -256,3 +258,44 @@ def test_deploy_moves_the_alias_only_after_ready_and_smoke_while_the_old_service
     record = read_record(tmp_path)
     assert record["service"]["stopped_at"] and record["service"]["running"] is False
     assert not group_alive(record["service"]["pid"])
+
+
+# --- the command line (what the example CI workflow runs) -------------------------------------
+
+
+def deploy_arguments(registry, spec_path, out) -> list[str]:
+    from mlops_kit.data import SHIPPED_DATA_DIR
+
+    return [
+        str(spec_path),
+        "--artifacts-dir",
+        str(registry.artifacts),
+        "--data-dir",
+        str(SHIPPED_DATA_DIR),
+        "--out",
+        str(out),
+    ]
+
+
+def test_the_deploy_command_exits_2_on_a_bad_spec_1_when_blocked_and_0_deployed_leaving_nothing_running(
+    registry, tracking, champion, tmp_path, capsys
+) -> None:
+    from mlops_kit.deploy.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"model_name: {MODEL}\nversion: '{registry.good}'\nworkers: 0\n")
+    command = [sys.executable, "-m", "mlops_kit.deploy", *deploy_arguments(registry, bad, tmp_path / "bad")]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "field 'workers'" in refused.stderr, refused.stderr
+    assert not (tmp_path / "bad" / RECORD_FILE).exists()
+
+    # The same entry point in this process (its imports and warm parent are made): blocked, then deployed.
+    for version, code, outcome in ((registry.broken, 1, "blocked"), (registry.good, 0, "deployed")):
+        path = tmp_path / f"v{version}.json"
+        path.write_text(json.dumps(spec(version)))
+        assert main(deploy_arguments(registry, path, tmp_path / f"out-v{version}")) == code
+        record = read_record(tmp_path / f"out-v{version}")
+        assert record["outcome"] == outcome and f"outcome: {outcome}" in capsys.readouterr().out
+    assert aliases(tracking, MODEL)["champion"] == registry.good
+    service = record["service"]
+    assert service["stopped_at"] and service["running"] is False and not group_alive(service["pid"])

@@ -6,7 +6,9 @@ and the dinner rush, so a sound model passes the behavioural tests and a broken 
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -368,7 +370,10 @@ def lint_workflow(path: Path) -> subprocess.CompletedProcess:
 
 def test_example_ci_workflow_is_a_valid_github_workflow_and_a_broken_one_is_not(tmp_path) -> None:
     text = CI_WORKFLOW.read_text()
-    assert "python -m mlops_kit.gates" in text and "python -m mlops_kit.deploy" in text
+    commands = set(re.findall(r"python -m ([\w.]+)", text))
+    assert commands == {"mlops_kit.gates", "mlops_kit.deploy"}
+    for module in commands:  # each is a module `python -m` can run, not a package without __main__
+        assert importlib.util.find_spec(f"{module}.__main__") is not None, f"python -m {module} cannot run"
     assert lint_workflow(CI_WORKFLOW).returncode == 0
     broken = tmp_path / "broken.yml"
     broken.write_text(

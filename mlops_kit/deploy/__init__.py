@@ -7,6 +7,9 @@ Typical use::
     result.ok, result.record["failed_step"], result.service.url
     result.stop()                                          # the new service, when you are done
 
+From a shell or a CI job: ``python -m mlops_kit.deploy deploy.yaml --artifacts-dir A --data-dir D``
+(exit 0 deployed, 1 not deployed, 2 bad input; :mod:`mlops_kit.deploy.cli`).
+
 ``deploy`` runs, in order and each at most once: ``resolve`` (version or alias → version;
 the current champion) → ``gate`` (``mlops_kit.gates.evaluate_gate`` with ``spec.gate``; decision
 written as ``gate_v<N>.json`` + JUnit ``gate_v<N>.xml``) → ``start`` (``ServiceProcess`` pinned to
