@@ -97,23 +97,27 @@ def test_unsolved_release_scores_zero_and_runs_to_the_end(
     assert printed.count("not done yet") >= 4
 
 
-def test_answers_hard_coded_for_the_shipped_data_lose_points_on_another_variant(tmp_path: Path) -> None:
-    reference = _grade(tmp_path / "v0", _submission(tmp_path / "v0", SOLUTIONS_DIR, MODULE1), variant=0)
+def test_answers_hard_coded_for_the_shipped_data_lose_points_on_another_variant(
+    tmp_path: Path, fork_server: ForkServer
+) -> None:
+    reference = _grade(
+        tmp_path / "v0", _submission(tmp_path / "v0", SOLUTIONS_DIR, MODULE1), variant=0, warm=fork_server
+    )
     assert reference["modules"][MODULE1]["points"] == reference["modules"][MODULE1]["max_points"]
     answers = json.loads(
         (tmp_path / "v0" / "out" / "sandbox" / MODULE1 / "artifacts" / MODULE1 / "answers.json").read_text()
     )
     submission = _submission(tmp_path / "v7", SOLUTIONS_DIR, MODULE1)
     _edit_exercise(submission / f"{MODULE1}.ipynb", "m01-ex4", f"ANSWERS = {answers!r}")
-    card = _grade(tmp_path / "v7", submission, variant=7)
+    card = _grade(tmp_path / "v7", submission, variant=7, warm=fork_server)
     lost = [check["name"] for check in card["modules"][MODULE1]["checks"] if not check["passed"]]
     assert lost and all(name.startswith("answer_") for name in lost), lost
 
 
-def test_editing_a_locked_cell_changes_nothing(tmp_path: Path) -> None:
+def test_editing_a_locked_cell_changes_nothing(tmp_path: Path, fork_server: ForkServer) -> None:
     submission = _submission(tmp_path, NOTEBOOKS_DIR, MODULE1)
     _edit_exercise(submission / f"{MODULE1}.ipynb", "m01-write", "print('I wrote my own artifacts')")
-    entry = _grade(tmp_path, submission, variant=3)["modules"][MODULE1]
+    entry = _grade(tmp_path, submission, variant=3, warm=fork_server)["modules"][MODULE1]
     assert any("m01-write" in note and "edited" in note for note in entry["notes"])
     assert entry["points"] == 0
 
@@ -132,15 +136,18 @@ def _module1_points_by_exercise(entry: dict[str, Any]) -> dict[int | None, tuple
     [
         ("m01-ex3", "import os\nos._exit(1)", "kernel died"),
         ("m01-ex2", "import sys\nsys.exit(0)", "sys.exit"),
-        ("m01-ex2", "import time\ntime.sleep(120)", "20 s per-cell limit"),
+        ("m01-ex2", "import time\ntime.sleep(120)", "10 s per-cell limit"),
         ("m01-ex2", 'MISSING_POLICY = {"prep_time_min": Impute("mean")}', "raised"),
     ],
     ids=["dead-kernel", "sys-exit", "timeout", "invalid-choice"],
 )
-def test_a_broken_exercise_costs_only_its_own_points(tmp_path: Path, cell: str, source: str, status_word: str) -> None:
+def test_a_broken_exercise_costs_only_its_own_points(
+    tmp_path: Path, cell: str, source: str, status_word: str, fork_server: ForkServer
+) -> None:
     submission = _submission(tmp_path, SOLUTIONS_DIR, MODULE1)
     _edit_exercise(submission / f"{MODULE1}.ipynb", cell, source)
-    entry = _grade(tmp_path, submission, variant=5, timeout=20 if "sleep" in source else 120)["modules"][MODULE1]
+    timeout = 10 if "sleep" in source else 120
+    entry = _grade(tmp_path, submission, variant=5, timeout=timeout, warm=fork_server)["modules"][MODULE1]
     broken = int(cell[-1])
     assert entry["broken_exercises"][0] == broken  # later exercises that need its result may follow it
     note = next(note for note in entry["notes"] if note.startswith(f"Exercise {broken} (cell {cell}) broke the run"))
@@ -153,12 +160,12 @@ def test_a_broken_exercise_costs_only_its_own_points(tmp_path: Path, cell: str, 
     assert all(status_word in c["message"] for c in entry["checks"] if c["exercise"] == broken and not c["passed"])
 
 
-def test_a_crash_outside_any_exercise_stops_the_module(tmp_path: Path) -> None:
+def test_a_crash_outside_any_exercise_stops_the_module(tmp_path: Path, fork_server: ForkServer) -> None:
     submission = _submission(tmp_path, NOTEBOOKS_DIR, MODULE1)
     notebook = nbformat.read(submission / f"{MODULE1}.ipynb", as_version=4)
     notebook.cells.insert(3, nbformat.v4.new_code_cell("import os\nos._exit(1)", id="learner-crash"))
     nbformat.write(notebook, submission / f"{MODULE1}.ipynb")
-    entry = _grade(tmp_path, submission, variant=5)["modules"][MODULE1]
+    entry = _grade(tmp_path, submission, variant=5, warm=fork_server)["modules"][MODULE1]
     assert entry["execution"]["status"] == "dead_kernel" and entry["points"] == 0
     assert "cell 4 (learner-crash)" in entry["execution"]["message"], "numbered as in the learner's notebook"
     assert all("kernel died" in check["message"] for check in entry["checks"])

@@ -123,13 +123,15 @@ QUARTER_CASES = MODULES
 @pytest.mark.xdist_group(graded_solutions_group(GRADED_VARIANT))
 @pytest.mark.parametrize("module", QUARTER_CASES)
 def test_artifacts_of_another_variant_score_at_most_a_quarter(
-    module: str, solved_run: Path, claimed_variant: Path, tmp_path: Path
+    module: str, solved_run: Path, claimed_variant: Path, tmp_path: Path, fork_server: ForkServer
 ) -> None:
     artifacts = tmp_path / "artifacts"
     shutil.copytree(solved_run / module / "artifacts", artifacts)
     _claim_variant(artifacts, CLAIMED_VARIANT)
     log = tmp_path / "checks.log"
-    checks = run_artifact_checks(module, artifacts, claimed_variant / "data", claimed_variant, CLAIMED_VARIANT, log)
+    checks = run_artifact_checks(
+        module, artifacts, claimed_variant / "data", claimed_variant, CLAIMED_VARIANT, log, server=fork_server
+    )
     points = sum(check["points"] for check in checks)
     maximum = sum(check["max_points"] for check in checks)
     assert maximum > 0, checks
