@@ -316,3 +316,29 @@ def test_fitted_model_loads_with_skops_when_trusting_only_trusted_types(tmp_path
     assert set(skops_io.get_untrusted_types(file=path)) <= set(TRUSTED_TYPES)
     loaded = skops_io.load(path, trusted=TRUSTED_TYPES)
     assert np.array_equal(loaded.predict_proba(orders), model.predict_proba(orders))
+
+
+def test_the_encoder_encodes_as_scikit_learns_column_transformer_would() -> None:
+    """FeatureEncoder is scikit-learn's scaler, passthrough flags and one-hot encoder, without the DataFrame checks."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    features = build_feature_transformer(DICTIONARY).fit_transform(clean_orders())
+    numeric, flags = DICTIONARY.names_of("float", "int"), DICTIONARY.names_of("bool")
+    categorical = DICTIONARY.names_of("category")
+    reference = ColumnTransformer(
+        [
+            ("scale", StandardScaler(), numeric),
+            ("flags", "passthrough", flags),
+            ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+        ],
+        verbose_feature_names_out=False,
+    ).fit(features)
+    encoder = build_encoder(DICTIONARY).fit(features)
+    unseen = features.iloc[[0, 1]].assign(weather="hail")  # a category neither saw: all zeros in both
+    for rows in (features, features.iloc[[2]], unseen):
+        assert np.allclose(encoder.transform(rows), reference.transform(rows).astype(float))
+    assert list(encoder.get_feature_names_out()) == list(reference.get_feature_names_out())
+    assert encoder.known_categories()["weather"] == sorted(features["weather"].unique())
+    with pytest.raises(ValueError, match=r"lack the columns \['city_zone'\]"):
+        encoder.transform(features.drop(columns="city_zone"))
