@@ -48,8 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         spec = load_deploy_spec(args.spec)
-        if not Path(args.data_dir).is_dir():
-            raise DataLoadError(f"data folder missing: {args.data_dir}")
         if not Path(args.artifacts_dir).is_dir():
             raise RegistryError(f"artifacts folder missing: {args.artifacts_dir}")
         batch = evaluation_batch(args.data_dir, args.month)

@@ -210,7 +210,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """The model inputs of the feature rows ``X`` (numeric, then flags, then one-hot columns)."""
         check_is_fitted(self, "n_features_in_")
-        frame = _features_frame(X, (*self.numeric, *self.flags, *self.categorical))
+        frame = _features_frame(X, tuple(self.feature_names_in_))
         parts = []
         if self.scaler_ is not None:
             parts.append(self.scaler_.transform(_block(frame, self.numeric, float)))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -45,8 +44,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         spec = load_gate_spec(args.spec) if args.spec else GateSpec()
-        if not Path(args.data_dir).is_dir():
-            raise DataLoadError(f"data folder missing: {args.data_dir}")
         batch = evaluation_batch(args.data_dir, args.month)
         tracking = connect(args.artifacts_dir)
         decision = evaluate_gate(tracking, args.model, args.challenger, args.champion, batch, spec)
