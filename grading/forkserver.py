@@ -69,14 +69,25 @@ _REGISTRY = (
     "skops.io",
     "mlops_kit.registry",
 )
-_SERVICE = (*_REGISTRY, "fastapi", "httpx", "uvicorn", "mlops_kit.gates", "mlops_kit.serving", "mlops_kit.deploy")
+# An entry's ``__main__`` (``mlops_kit.serving.prefork.ENTRIES``) means its warm parent is preloaded here and forked
+# with each kernel (``grading.kernel_fork``), so a notebook's services start without a new Python importing.
+_SERVICE = (
+    *_REGISTRY,
+    "fastapi",
+    "httpx",
+    "uvicorn",
+    "mlops_kit.gates",
+    "mlops_kit.serving",
+    "mlops_kit.serving.__main__",
+    "mlops_kit.deploy",
+)
 MODULE_IMPORTS = {
     module_id(2): _PIPELINE,
     module_id(3): _REGISTRY,
     module_id(4): _SERVICE,
     module_id(5): (*_SERVICE, "evidently", "evidently.metrics", "mlops_kit.monitoring"),
     module_id(6): (*_SERVICE, "mlops_kit.consistency"),
-    module_id(7): (*_SERVICE, "mlops_kit.rollout"),
+    module_id(7): (*_SERVICE, "mlops_kit.rollout", "mlops_kit.rollout.__main__"),
 }
 """What a module adds (its notebook's libraries): a server imports only what the graded modules need
 (evidently alone takes 3-4 s; module 1 needs neither scikit-learn nor MLflow)."""
@@ -100,6 +111,12 @@ def warm_up(extra: Sequence[str] = ()) -> None:
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it
     for name in (*WARM_IMPORTS, *extra):
         importlib.import_module(name)
+    if "mlops_kit.serving.prefork" in sys.modules:
+        from mlops_kit.serving import prefork
+
+        for entry in prefork.ENTRIES:
+            if f"{entry}.__main__" in sys.modules:
+                prefork.preload(entry)
     if threading.active_count() != 1:
         raise ForkServerError(f"the warm imports started threads ({threading.enumerate()}); forking is unsafe")
 

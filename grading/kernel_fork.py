@@ -15,49 +15,23 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
+from mlops_kit.processes import ForkedProcess
+
 SEED_DIED = 70  # exit code of a seed whose parent never said where the connection file is
 
 
-class ChildKernel:
+class ChildKernel(ForkedProcess):
     """The part of ``subprocess.Popen`` that jupyter_client's ``LocalProvisioner`` uses, for a forked child."""
 
     def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
+        super().__init__(pid)
         self.stdin = self.stdout = self.stderr = None  # the kernel shares this process's streams
-
-    def poll(self) -> int | None:
-        """The exit code if the kernel has ended, else None (reaps it)."""
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        """Block until the kernel has ended (jupyter_client calls this once ``poll`` says it has)."""
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def send_signal(self, signum: int) -> None:
-        """Signal the kernel (nothing if it has already ended)."""
-        if self.poll() is None:
-            os.kill(self.pid, signum)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
 
 
 class KernelSeed:
@@ -135,6 +109,7 @@ def _seed_main(read_fd: int) -> None:
         if request["cwd"]:
             os.chdir(request["cwd"])
         _as_in_a_new_kernel()
+        _fork_service_parents()
         from ipykernel.kernelapp import IPKernelApp
 
         sys.argv = ["ipykernel_launcher", "-f", request["connection_file"], "--IPKernelApp.log_level=ERROR"]
@@ -148,6 +123,17 @@ def _seed_main(read_fd: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _fork_service_parents() -> None:
+    """The model service's and the router's warm parents, forked now if the warm process preloaded them.
+
+    Modules 4-7 start services; a warm parent launched from the kernel would import their stack again
+    (2-3 s of CPU each). Forked here, while the seed still has one thread, it costs a fork.
+    """
+    prefork = sys.modules.get("mlops_kit.serving.prefork")
+    if prefork is not None:
+        prefork.fork_warm_parents()
 
 
 def _as_in_a_new_kernel() -> None:

@@ -142,25 +142,44 @@ def test_a_dead_warm_parent_means_a_new_python(registry) -> None:
         replacement.stop()
 
 
-def test_a_program_that_exits_without_stopping_its_services_leaves_nothing_running(registry, tmp_path) -> None:
+@pytest.mark.parametrize("warm_parent", ["launched", "forked"])
+def test_a_program_that_exits_without_stopping_its_services_leaves_nothing_running(
+    registry, tmp_path, warm_parent
+) -> None:
+    """``launched``: the first start makes a new Python its warm parent. ``forked``: the program preloaded the
+    service's stack and forked its warm parent (as the grader's forked kernel does), which the start adopts."""
     script = tmp_path / "leaves.py"
     script.write_text(
         textwrap.dedent(f"""
-        import json, sys
+        import json, os, sys
         from mlops_kit.serving import ServiceProcess, prefork
+        forked = []
+        if sys.argv[2] == "forked":
+            prefork.preload("mlops_kit.serving")
+            forked = prefork.fork_warm_parents()
         service = ServiceProcess.start({registry.uri!r}, {MODEL!r}, alias="champion", timeout={START_TIMEOUT})
         parent = prefork._parents["mlops_kit.serving"].process.pid
-        print(json.dumps({{"service": service.pid, "parent": parent}}))
+        with open(f"/proc/{{parent}}/cmdline", "rb") as cmdline:
+            parent_argv = cmdline.read().decode().split("\\0")
+        print(json.dumps({{"service": service.pid, "parent": parent, "forked": forked, "argv": parent_argv,
+                           "ppid": int(open(f"/proc/{{parent}}/stat").read().rsplit(")", 1)[1].split()[1]),
+                           "answered": service.metadata()["model_name"]}}))
+        sys.stdout.flush()
         if sys.argv[1] == "killed":
             import os, signal
             os.kill(os.getpid(), signal.SIGKILL)  # no atexit: the warm parent learns it from the kernel
         """)
     )
     runs = {
-        ending: subprocess.Popen([sys.executable, str(script), ending], stdout=subprocess.PIPE, text=True)
+        ending: subprocess.Popen([sys.executable, str(script), ending, warm_parent], stdout=subprocess.PIPE, text=True)
         for ending in ("exit", "killed")
     }
     for ending, run in runs.items():
         pids = json.loads(run.communicate(timeout=300)[0].strip().splitlines()[-1])
+        assert pids["answered"] == MODEL and pids["ppid"] == run.pid
+        if warm_parent == "forked":  # a fork of the program itself, not a new Python running prefork
+            assert pids["forked"] == ["mlops_kit.serving"] and "mlops_kit.serving.prefork" not in pids["argv"]
+        else:
+            assert pids["forked"] == [] and "mlops_kit.serving.prefork" in pids["argv"]
         assert gone(pids["parent"]) and gone(pids["service"]), ending
         assert not group_alive(pids["service"]), ending

@@ -14,6 +14,10 @@ then (``PR_SET_PDEATHSIG``). An environment, folder or interpreter other than th
 started with (MLflow's variables aside: it never imports MLflow) means a new warm parent, so a
 child never runs with imports made under other settings. Anywhere but Linux, with
 ``MLOPS_PREFORK=0``, or for more than one worker, ``ServiceProcess`` starts a new Python as before.
+
+A process that has already imported an entry's stack (the grader's forked kernel, see
+``grading.kernel_fork``) forks its warm parents instead (``fork_warm_parents``): the same loop, without
+the new Python. ``warm_parent`` adopts such a parent on its first call for the entry.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from mlops_kit.processes import die_with_parent
+from mlops_kit.processes import ForkedProcess, die_with_parent
 
 PREFORK_ENV = "MLOPS_PREFORK"
 """``0`` turns the warm parent off (every service start is a new Python)."""
@@ -100,21 +105,34 @@ class ForkedChild:
 class Prefork:
     """Client of one warm parent for ``entry`` (``mlops_kit.serving`` or ``mlops_kit.rollout``)."""
 
-    def __init__(self, entry: str, env: Mapping[str, str], per_start: frozenset[str]) -> None:
+    def __init__(
+        self,
+        entry: str,
+        env: Mapping[str, str],
+        per_start: frozenset[str],
+        process: subprocess.Popen | ForkedProcess,
+        channel: socket.socket,
+    ) -> None:
         self.entry = entry
         self.env = dict(env)
         self.cwd = os.getcwd()
         self.executable = sys.executable
         self.owner = os.getpid()
+        self.process = process
+        self._channel = channel
         self._per_start = per_start | SWITCH_KEYS
         self._lock = threading.Lock()
         self._broken = False
         self._sequence = 0
+
+    @classmethod
+    def launch(cls, entry: str, env: Mapping[str, str], per_start: frozenset[str]) -> Prefork:
+        """Start a new warm parent, ``python -m mlops_kit.serving.prefork ENTRY FD``, with ``env``."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            self.process = subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", __name__, entry, str(theirs.fileno())],
-                env=self.env,
+                env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -126,7 +144,7 @@ class Prefork:
             raise
         finally:
             theirs.close()
-        self._channel = ours
+        return cls(entry, env, per_start, process, ours)
 
     def fits(self, env: Mapping[str, str]) -> bool:
         """True when a child started with ``env`` may come from this warm parent."""
@@ -213,7 +231,13 @@ def warm_parent(entry: str, env: Mapping[str, str], per_start: frozenset[str]) -
             return current
         if current is not None and current.owner == os.getpid():
             _retired.append(current)  # its children keep running; it ends at exit with them
-        _parents[entry] = Prefork(entry, env, per_start)
+        inherited = _inherited.pop(entry, None) if _inherited_owner[0] == os.getpid() else None
+        if inherited is not None and inherited.process.poll() is None:
+            _parents[entry] = Prefork(entry, env, per_start, inherited.process, inherited.channel)
+        else:
+            if inherited is not None:
+                inherited.channel.close()
+            _parents[entry] = Prefork.launch(entry, env, per_start)
         return _parents[entry]
 
 
@@ -225,6 +249,63 @@ def close_all() -> None:
             parent.close()
         _parents.clear()
         _retired.clear()
+
+
+@dataclass(frozen=True)
+class _Inherited:
+    process: ForkedProcess
+    channel: socket.socket
+
+
+_inherited: dict[str, _Inherited] = {}
+_inherited_owner = [0]
+ENTRIES = ("mlops_kit.serving", "mlops_kit.rollout")
+"""The entries a warm parent runs: the model service and module 7's router."""
+
+
+def preload(entry: str) -> Any:
+    """Import what ``entry``'s processes need before they fork (its ``__main__``, uvicorn's stack, its
+    ``PRELOAD``); the ``__main__`` module."""
+    module = importlib.import_module(f"{entry}.__main__")
+    for name in (*UVICORN_MODULES, *getattr(module, "PRELOAD", ())):
+        with contextlib.suppress(ImportError):  # a name an upgrade moved costs its child the import, no more
+            importlib.import_module(name)
+    return module
+
+
+def fork_warm_parents() -> list[str]:
+    """Fork a warm parent for each entry this process has preloaded; ``warm_parent`` then adopts it.
+
+    For a process that has already made the imports (the grader's forked kernel: ``grading.kernel_fork``):
+    its warm parents cost a fork, not a new Python's 2-3 s of imports. Call it while the process has one
+    thread. The parents serve this process only, as a launched one does. The entries forked.
+    """
+    if not enabled():
+        return []
+    forked = []
+    for entry in ENTRIES:
+        if f"{entry}.__main__" not in sys.modules or entry in _inherited:
+            continue
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                ours.close()
+                os.setsid()
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                os.closerange(3, theirs.fileno())
+                os.closerange(theirs.fileno() + 1, os.sysconf("SC_OPEN_MAX"))
+                code = serve(entry, theirs.detach())
+            finally:
+                os._exit(code)
+        theirs.close()
+        _inherited[entry] = _Inherited(ForkedProcess(pid), ours)
+        forked.append(entry)
+    _inherited_owner[0] = os.getpid()
+    return forked
 
 
 # --- the warm parent's side ------------------------------------------------------------------------
@@ -260,10 +341,7 @@ def serve(entry: str, channel_fd: int) -> int:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = socket.socket(fileno=channel_fd)
-    module = importlib.import_module(f"{entry}.__main__")
-    for name in (*UVICORN_MODULES, *getattr(module, "PRELOAD", ())):
-        with contextlib.suppress(ImportError):  # a name an upgrade moved costs its child the import, no more
-            importlib.import_module(name)
+    module = preload(entry)
     import gc
 
     gc.collect()
