@@ -8,6 +8,8 @@ imports all of that once (``WARM_IMPORTS``), then serves requests on a Unix sock
 * ``sandbox``: a child enters ``grading.jail`` (namespaces, new root, own user, limits) and runs
   ``grading.execute`` there, whose kernel is forked too (``grading.kernel_fork``);
 * ``checks``: a child runs a module's artifact tests with ``pytest.main`` in a folder of the grader's.
+* ``kernel``: a child becomes an IPython kernel for a client outside any sandbox (``grading.warm_kernel``:
+  nbval's kernels in ``make test``).
 
 What a forked child knows is what the server knew: the server is started with the sandbox's clean
 environment and never reads a request itself (a handler forked per connection does), so no
@@ -264,7 +266,15 @@ def _run_grade(request: dict[str, Any]) -> int:
     return int(main(request["argv"]) or 0)
 
 
-RUNNERS = {"sandbox": _run_sandbox, "checks": _run_checks, "grade": _run_grade}
+def _run_kernel(request: dict[str, Any]) -> int:
+    """An IPython kernel on the request's connection file, in its folder and environment (``grading.warm_kernel``)."""
+    from grading.kernel_fork import run_kernel
+
+    _enter(request)
+    return run_kernel(request["connection_file"])
+
+
+RUNNERS = {"sandbox": _run_sandbox, "checks": _run_checks, "grade": _run_grade, "kernel": _run_kernel}
 
 
 def _address_space_bytes() -> int:
@@ -361,7 +371,7 @@ class ForkServer:
             raise ForkServerError(self._failure)
 
     def run(self, kind: str, request: dict[str, Any], log: Path, timeout: float) -> Reply:
-        """Run one request (``sandbox`` or ``checks``); after ``timeout`` seconds the run is killed."""
+        """Run one request (a ``RUNNERS`` kind); after ``timeout`` seconds the run is killed."""
         self.wait_ready()
         deadline = time.monotonic() + timeout
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:

@@ -108,21 +108,27 @@ def _seed_main(read_fd: int) -> None:
         os.environ["JPY_PARENT_PID"] = str(os.getppid())  # as jupyter_client sets it: the kernel ends with papermill
         if request["cwd"]:
             os.chdir(request["cwd"])
-        _as_in_a_new_kernel()
-        _fork_service_parents()
-        from ipykernel.kernelapp import IPKernelApp
-
-        sys.argv = ["ipykernel_launcher", "-f", request["connection_file"], "--IPKernelApp.log_level=ERROR"]
-        IPKernelApp.launch_instance(argv=sys.argv[1:])
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
+        code = run_kernel(request["connection_file"])
     except BaseException as error:  # noqa: BLE001 - report, never return into the parent's code
         print(f"forked kernel failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def run_kernel(connection_file: str) -> int:
+    """Become an IPython kernel on ``connection_file`` in this (warm, forked, single-threaded) process; its exit code."""
+    _as_in_a_new_kernel()
+    _fork_service_parents()
+    from ipykernel.kernelapp import IPKernelApp
+
+    sys.argv = ["ipykernel_launcher", "-f", connection_file, "--IPKernelApp.log_level=ERROR"]
+    try:
+        IPKernelApp.launch_instance(argv=sys.argv[1:])
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 1
+    return 0
 
 
 def _fork_service_parents() -> None:

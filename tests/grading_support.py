@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import pytest
 from grading.forkserver import ForkServer
 from grading.grade import grade_submission
 from grading.paths import SOLUTIONS_DIR, course_notebooks
+from grading.pytest_warm_kernels import session_server
 
 GRADED_VARIANT = 7
 """The variant the test suite grades the whole solved course on (as the issues' ``grade solutions --variant 7``)."""
@@ -55,10 +56,10 @@ def upstream_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def fork_server() -> Iterator[ForkServer]:
-    """One fork server per test worker for the gradings that run warm (as a cohort's jobs share one)."""
-    with ForkServer.start() as server:
-        yield server
+def fork_server() -> ForkServer:
+    """One fork server per test worker for the gradings that run warm (as a cohort's jobs share one); nbval's
+    kernels fork from it too, and it stops with the session (``grading.pytest_warm_kernels``)."""
+    return session_server()
 
 
 @pytest.fixture(scope="session")

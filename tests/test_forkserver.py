@@ -75,11 +75,11 @@ def test_a_forked_kernel_runs_a_notebook_as_a_new_kernel_does(tmp_path: Path) ->
     assert new[parents][0]["text"] == "[]\n"
 
 
-@pytest.fixture(scope="module")
-def server() -> ForkServer:
-    with ForkServer.start() as started:
-        started.wait_ready()
-        yield started
+@pytest.fixture
+def server(fork_server: ForkServer) -> ForkServer:
+    """The session's fork server (tests/grading_support.py), ready: these tests never stop it."""
+    fork_server.wait_ready()
+    return fork_server
 
 
 def _assert_gone(marker: str, within_s: float = 10.0) -> None:
@@ -152,7 +152,7 @@ def test_closing_the_server_ends_its_runs_and_itself(tmp_path: Path) -> None:
                 time.sleep(300)
             """)
     )
-    server = ForkServer.start()
+    server = ForkServer.start([MODULE1])  # a module 1 server: it imports what pytest runs need, no more
     answers: list[object] = []
 
     def run() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from grading.forkserver import SOCKET_ENV, ForkServer
 from grading.grade import grade_submission
 from grading.paths import ARTIFACT_TESTS_DIR, REPO_ROOT
 from grading.sandbox import Limits
@@ -293,10 +294,10 @@ json.dump({"memory": memory, "disk": disk, "children": len(children)}, open("exh
 """
 
 
-def test_a_flood_of_output_leaves_a_small_executed_copy(tmp_path: Path) -> None:
+def test_a_flood_of_output_leaves_a_small_executed_copy(tmp_path: Path, fork_server: ForkServer) -> None:
     submission = edited_solution(tmp_path / "submission", MODULE1, added=PRINT_FLOOD)
     # pushing 100 MB through the kernel's messages takes a while on a busy machine: a generous cell timeout
-    result = grade_submission(submission, 2, tmp_path / "out", cell_timeout=900, secret=SECRET)
+    result = grade_submission(submission, 2, tmp_path / "out", cell_timeout=900, secret=SECRET, warm=fork_server)
     entry = _entry(result.card)
     assert entry["execution"]["status"] == "ok", entry["execution"]
     executed = Path(entry["execution"]["output_path"])
@@ -321,7 +322,10 @@ def test_memory_disk_and_processes_are_capped(tmp_path: Path) -> None:
     assert (sandbox / "big.bin").stat().st_size <= limits.file_mb * 1024**2
 
 
-def test_reference_solution_imports_earn_nothing_and_are_flagged(tmp_path: Path) -> None:
+def test_reference_solution_imports_earn_nothing_and_are_flagged(
+    tmp_path: Path, fork_server: ForkServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SOCKET_ENV, str(fork_server.socket_path))  # the cohort's jobs fork from the session's server
     cohort = tmp_path / "cohort"
     edited_solution(cohort / "copycat", MODULE1, REFERENCE_ANSWERS)
     from grading.gradebook import grade_cohort
@@ -336,7 +340,9 @@ def test_reference_solution_imports_earn_nothing_and_are_flagged(tmp_path: Path)
     assert "reference" in gradebook.read_text().splitlines()[1]
 
 
-def test_a_tampered_locked_cell_of_a_solved_notebook_is_restored_and_flagged(tmp_path: Path) -> None:
+def test_a_tampered_locked_cell_of_a_solved_notebook_is_restored_and_flagged(
+    tmp_path: Path, fork_server: ForkServer
+) -> None:
     sabotage = "print('the artifacts are written elsewhere')"  # run as written, module 1 would leave nothing
     submission = edited_solution(tmp_path / "submission", MODULE1)
     notebook = nbformat.read(submission / f"{MODULE1}.ipynb", as_version=4)
@@ -347,7 +353,7 @@ def test_a_tampered_locked_cell_of_a_solved_notebook_is_restored_and_flagged(tmp
         if cell.id == "m01-write":
             cell.source = sabotage
     nbformat.write(notebook, submission / f"{MODULE1}.ipynb")
-    card = grade_submission(submission, 4, tmp_path / "out", secret=SECRET).card
+    card = grade_submission(submission, 4, tmp_path / "out", secret=SECRET, warm=fork_server).card
     entry = _entry(card)
     assert entry["tampered"] and any("m01-write" in note for note in entry["notes"])
     assert entry["points"] == entry["max_points"] > 0
@@ -355,11 +361,11 @@ def test_a_tampered_locked_cell_of_a_solved_notebook_is_restored_and_flagged(tmp
     assert sabotage not in [cell.source for cell in executed.cells]
 
 
-def test_a_grading_run_leaves_no_sandbox_user_and_no_mount_behind(tmp_path: Path) -> None:
+def test_a_grading_run_leaves_no_sandbox_user_and_no_mount_behind(tmp_path: Path, fork_server: ForkServer) -> None:
     submission = edited_solution(
         tmp_path / "submission", MODULE1, added="import os\nos.makedirs('deep/er', exist_ok=True)"
     )
-    grade_submission(submission, 1, tmp_path / "out", secret=SECRET)
+    grade_submission(submission, 1, tmp_path / "out", secret=SECRET, warm=fork_server)
     sandbox = tmp_path / "out" / "sandbox" / MODULE1
     owners = {path.stat().st_uid for path in sandbox.rglob("*")}
     assert owners == {os.geteuid()}, "the sandbox's files go back to the grader"

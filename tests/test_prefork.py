@@ -142,12 +142,10 @@ def test_a_dead_warm_parent_means_a_new_python(registry) -> None:
         replacement.stop()
 
 
-@pytest.mark.parametrize("warm_parent", ["launched", "forked"])
-def test_a_program_that_exits_without_stopping_its_services_leaves_nothing_running(
-    registry, tmp_path, warm_parent
-) -> None:
-    """``launched``: the first start makes a new Python its warm parent. ``forked``: the program preloaded the
-    service's stack and forked its warm parent (as the grader's forked kernel does), which the start adopts."""
+def test_a_program_that_exits_without_stopping_its_services_leaves_nothing_running(registry, tmp_path) -> None:
+    """A program that exits (``launched``: its first start made a new Python the warm parent), and one that is
+    killed (``forked``: it preloaded the service's stack and forked its warm parent, as the grader's forked
+    kernel does, and the start adopted it)."""
     script = tmp_path / "leaves.py"
     script.write_text(
         textwrap.dedent(f"""
@@ -170,11 +168,13 @@ def test_a_program_that_exits_without_stopping_its_services_leaves_nothing_runni
             os.kill(os.getpid(), signal.SIGKILL)  # no atexit: the warm parent learns it from the kernel
         """)
     )
+    endings = {"exit": "launched", "killed": "forked"}
     runs = {
         ending: subprocess.Popen([sys.executable, str(script), ending, warm_parent], stdout=subprocess.PIPE, text=True)
-        for ending in ("exit", "killed")
+        for ending, warm_parent in endings.items()
     }
     for ending, run in runs.items():
+        warm_parent = endings[ending]
         pids = json.loads(run.communicate(timeout=300)[0].strip().splitlines()[-1])
         assert pids["answered"] == MODEL and pids["ppid"] == run.pid
         if warm_parent == "forked":  # a fork of the program itself, not a new Python running prefork
