@@ -249,6 +249,10 @@ def close_all() -> None:
             parent.close()
         _parents.clear()
         _retired.clear()
+        if _inherited_owner[0] == os.getpid():
+            for unused in _inherited.values():  # forked but never adopted: the closed pair ends it
+                unused.channel.close()
+            _inherited.clear()
 
 
 @dataclass(frozen=True)
