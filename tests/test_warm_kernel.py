@@ -16,7 +16,10 @@ from grading.forkserver import ForkServer
 from grading.warm_kernel import SERVER_ENV, WARM_KERNEL_NAME, kernelspec
 
 pytestmark = pytest.mark.slow
-PROBE = "import os, sys\nprint(os.getppid(), 'sklearn' in sys.modules, os.getcwd())"
+PROBE = (  # whether scikit-learn was imported before the notebook's code, then the service warm parents it forked
+    "import os, sys\nwarm = 'sklearn' in sys.modules\nfrom mlops_kit.serving import prefork\n"
+    "print(os.getppid(), warm, os.getcwd(), ','.join(sorted(prefork._inherited)) or '-')"
+)
 
 
 @pytest.fixture
@@ -66,9 +69,10 @@ def test_a_warm_kernel_is_forked_from_the_server_interrupts_and_ends(
     folder = warm_kernelspec / "notebooks"
     with _kernel(folder) as (manager, client):
         output, _ = _run(client, PROBE + "\nprint(os.getpid())")
-        parent, warm, cwd, pid = output.split()
+        parent, warm, cwd, service_parents, pid = output.split()
         launcher = manager.provisioner.process.pid
         assert int(parent) != launcher and warm == "True", "forked from the warm server, not a new Python"
+        assert service_parents == "mlops_kit.rollout,mlops_kit.serving", "its services' warm parents forked with it"
         assert cwd == str(folder), "in the folder nbval gave the kernel"
         started = time.monotonic()
         message_id = client.execute("import time\ntime.sleep(60)")
@@ -93,6 +97,7 @@ def test_without_a_server_the_launcher_becomes_a_new_kernel(
     folder = warm_kernelspec / "notebooks"
     with _kernel(folder) as (manager, client):
         output, _ = _run(client, PROBE + "\nprint(os.getpid())")
-        _parent, warm, cwd, pid = output.split()
+        _parent, warm, cwd, service_parents, pid = output.split()
         assert int(pid) == manager.provisioner.process.pid and warm == "False", "the launcher itself, a new Python"
+        assert service_parents == "-", "a new kernel forks no warm parent (its first start launches one)"
         assert cwd == str(folder)
