@@ -116,9 +116,8 @@ def warm_up(extra: Sequence[str] = ()) -> None:
     if "mlops_kit.serving.prefork" in sys.modules:
         from mlops_kit.serving import prefork
 
-        for entry in prefork.ENTRIES:
-            if f"{entry}.__main__" in sys.modules:
-                prefork.preload(entry)
+        for entry in prefork.imported_entries():
+            prefork.preload(entry)
     if threading.active_count() != 1:
         raise ForkServerError(f"the warm imports started threads ({threading.enumerate()}); forking is unsafe")
 

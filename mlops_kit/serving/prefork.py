@@ -267,6 +267,11 @@ ENTRIES = ("mlops_kit.serving", "mlops_kit.rollout")
 """The entries a warm parent runs: the model service and module 7's router."""
 
 
+def imported_entries() -> list[str]:
+    """The entries whose ``__main__`` this process has imported: the ones it preloads and forks warm parents for."""
+    return [entry for entry in ENTRIES if f"{entry}.__main__" in sys.modules]
+
+
 def preload(entry: str) -> Any:
     """Import what ``entry``'s processes need before they fork (its ``__main__``, uvicorn's stack, its
     ``PRELOAD``); the ``__main__`` module."""
@@ -287,8 +292,8 @@ def fork_warm_parents() -> list[str]:
     if not enabled():
         return []
     forked = []
-    for entry in ENTRIES:
-        if f"{entry}.__main__" not in sys.modules or entry in _inherited:
+    for entry in imported_entries():
+        if entry in _inherited:
             continue
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
