@@ -55,7 +55,8 @@ def main(argv: list[str]) -> int:
     from grading.forkserver import ForkServer, ForkServerError
 
     server = ForkServer.connect(socket_path)
-    log = Path(f"{connection_file}.log")
+    # beside the server's socket: its folder goes with the server, so a log survives no launcher that was killed
+    log = Path(socket_path).parent / f"kernel-{os.getpid()}.log"
     env = {key: value for key, value in os.environ.items() if key != SERVER_ENV}
     request = {"connection_file": connection_file, "cwd": os.getcwd(), "env": env}
     try:

@@ -46,8 +46,9 @@ def _run(client, code: str, timeout: float = 60) -> tuple[str, dict]:
 
 
 @contextlib.contextmanager
-def _kernel(folder: Path) -> Iterator[tuple[KernelManager, object]]:
-    """A kernel of the warm kernelspec started in ``folder`` as nbval starts one; shut down at the end."""
+def _kernel(folder: Path, now: bool = False) -> Iterator[tuple[KernelManager, object]]:
+    """A kernel of the warm kernelspec started in ``folder`` as nbval starts one; shut down at the end (``now``:
+    its launcher killed at once, as nbval ends its kernels)."""
     folder.mkdir()
     manager = KernelManager(kernel_name=WARM_KERNEL_NAME)
     manager.start_kernel(cwd=str(folder))
@@ -58,7 +59,7 @@ def _kernel(folder: Path) -> Iterator[tuple[KernelManager, object]]:
         yield manager, client
     finally:
         client.stop_channels()
-        manager.shutdown_kernel(now=False)
+        manager.shutdown_kernel(now=now)
 
 
 def test_a_warm_kernel_is_forked_from_the_server_interrupts_and_ends(
@@ -67,7 +68,8 @@ def test_a_warm_kernel_is_forked_from_the_server_interrupts_and_ends(
     fork_server.wait_ready()
     monkeypatch.setenv(SERVER_ENV, str(fork_server.socket_path))
     folder = warm_kernelspec / "notebooks"
-    with _kernel(folder) as (manager, client):
+    with _kernel(folder, now=True) as (manager, client):
+        connection_file = Path(manager.connection_file)
         output, _ = _run(client, PROBE + "\nprint(os.getpid())")
         parent, warm, cwd, service_parents, pid = output.split()
         launcher = manager.provisioner.process.pid
@@ -85,7 +87,8 @@ def test_a_warm_kernel_is_forked_from_the_server_interrupts_and_ends(
     deadline = time.monotonic() + 10
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not Path(f"/proc/{pid}").exists(), "the forked kernel ends with its launcher"
+    assert not Path(f"/proc/{pid}").exists(), "the forked kernel ends with its killed launcher"
+    assert not list(connection_file.parent.glob(f"{connection_file.name}*.log")), "no log left beside it"
 
 
 def test_without_a_server_the_launcher_becomes_a_new_kernel(
