@@ -123,8 +123,12 @@ def warm_up(extra: Sequence[str] = ()) -> None:
 
 
 def serve(socket_path: str, extra: Sequence[str] = ()) -> None:
-    """Import the warm set (and ``extra``), listen on ``socket_path``, fork a handler per connection; runs until killed."""
-    die_with_parent()
+    """Import the warm set (and ``extra``), listen on ``socket_path``, fork a handler per connection; runs until killed.
+
+    Killed with its owner (a gradebook stopped with ``kill -9``), it removes its folder (the socket's) first.
+    """
+    _remove_folder_when_terminated(Path(socket_path).parent)
+    die_with_parent(signal.SIGTERM)
     warm_up(extra)
     import gc
 
@@ -159,6 +163,18 @@ def serve(socket_path: str, extra: Sequence[str] = ()) -> None:
             finally:
                 os._exit(code)
         connection.close()
+
+
+def _remove_folder_when_terminated(folder: Path) -> None:
+    """On SIGTERM, the server removes ``folder`` and exits (its handlers end their runs when it is gone)."""
+    server = os.getpid()
+
+    def on_terminate(*_: object) -> None:
+        if os.getpid() == server:  # a handler forked before it set its own keeps away from the folder
+            shutil.rmtree(folder, ignore_errors=True)
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, on_terminate)
 
 
 def _reap() -> None:

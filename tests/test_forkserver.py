@@ -193,3 +193,27 @@ def test_grading_starts_cold_when_the_fork_server_cannot_answer(
     card = grade_submission(submission, 2, tmp_path / "out", secret=GradingSecret("fallback-test", "test")).card
     entry = card["modules"][MODULE1]
     assert entry["execution"]["status"] == "ok" and entry["points"] == entry["max_points"] > 0, entry
+
+
+def test_a_server_whose_owner_is_killed_ends_and_removes_its_folder(tmp_path: Path) -> None:
+    owner_code = textwrap.dedent(f"""
+        import time
+        from grading.forkserver import ForkServer
+        server = ForkServer.start([{MODULE1!r}])
+        server.wait_ready()
+        print(server.socket_path.parent, server._process.pid, flush=True)
+        time.sleep(300)
+        """)
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], stdout=subprocess.PIPE, text=True)
+    try:
+        folder, pid = owner.stdout.readline().split()
+        assert Path(folder).is_dir()
+    finally:
+        owner.kill()  # as a gradebook stopped with kill -9: no clean-up of its own
+        owner.wait()
+        owner.stdout.close()
+    deadline = time.monotonic() + 20
+    while (Path(folder).exists() or Path(f"/proc/{pid}").exists()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(folder).exists(), "the server's folder (its socket) is left behind"
+    assert not Path(f"/proc/{pid}").exists(), "the server outlives its owner"
