@@ -57,10 +57,7 @@ class ForkedProcess:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        """Wait for it to end; ``subprocess.TimeoutExpired`` after ``timeout`` seconds."""
-        if timeout is None and self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
+        """Wait for it to end (polling ``poll``); ``subprocess.TimeoutExpired`` after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() >= deadline:

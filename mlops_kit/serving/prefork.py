@@ -78,28 +78,19 @@ def _comparable(env: Mapping[str, str], per_start: frozenset[str]) -> dict[str, 
     }
 
 
-class ForkedChild:
-    """A child of the warm parent, with the part of ``subprocess.Popen`` that ``ServiceProcess`` uses."""
+class ForkedChild(ForkedProcess):
+    """A child of the warm parent, with the part of ``subprocess.Popen`` that ``ServiceProcess`` uses: the warm
+    parent, not this process, reaps it, so ``poll`` asks the parent."""
 
     def __init__(self, parent: Prefork, pid: int) -> None:
+        super().__init__(pid)
         self._parent = parent
-        self.pid = pid
-        self.returncode: int | None = None
 
     def poll(self) -> int | None:
         """The exit code once the child has exited, else None."""
         if self.returncode is None:
             self.returncode = self._parent.exit_code(self.pid)
         return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        """Wait for the child to exit; ``subprocess.TimeoutExpired`` after ``timeout`` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(f"forked child {self.pid}", timeout or 0)
-            time.sleep(0.02)
-        return self.returncode  # type: ignore[return-value]
 
 
 class Prefork:
