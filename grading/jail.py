@@ -12,7 +12,8 @@ engine (``ctypes`` calls to ``unshare(2)`` and ``mount(2)``, ``chroot``, ``setrl
 
 When the namespaces cannot be created (not root, a locked-down container) it runs the command
 with the limits and its own user only, and says so: the protections really applied are
-written as JSON to the spec's ``report`` file. This file imports nothing from the course and
+written as JSON to the spec's ``report`` file. The new root is mounted on the spec's empty
+``root`` folder, which the caller owns and removes. This file imports nothing from the course and
 is run by path with ``-P``, so nothing in the sandbox folder can be imported here.
 """
 
@@ -28,7 +29,6 @@ import socket
 import stat
 import struct
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -195,30 +195,29 @@ def _init(spec: dict[str, Any], root: str, report_fd: int) -> None:
 
 def _namespaced(spec: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Run the command in the namespaces this process just entered; (exit code, protections)."""
-    root = tempfile.mkdtemp(prefix="course-jail-")  # stays empty here: the new root is mounted in the child
+    # an empty folder of the grader's private one (removed with it, even when this process is killed):
+    # it stays empty here, since the new root is mounted on it in the child's own mount namespace
+    root = spec["root"]
     read_end, write_end = os.pipe()
     pid = os.fork()  # the first child is PID 1 of the new PID namespace
     if pid == 0:
         os.close(read_end)
         _init(spec, root, write_end)
     os.close(write_end)
-    try:
-        report = json.loads(os.read(read_end, 65536) or b'{"setup_error": "the sandbox init died"}')
-        os.close(read_end)
-        if "setup_error" in report:  # the caller may retry without namespaces (this process is in them now)
-            os.waitpid(pid, 0)
-            Path(spec["report"]).write_text(json.dumps(report), encoding="utf-8")
-            return SETUP_FAILED, report
-        protections = {
-            "namespaces": "mount, pid, network (own loopback only), ipc, uts",
-            "filesystem": "new root: system, Python and course read-only; only the sandbox writable",
-            "processes": "all killed when the run ends (own PID namespace)",
-        }
-        _report(spec, protections)
-        _, status = os.waitpid(pid, 0)
-        return _wait_status(status), protections
-    finally:
-        os.rmdir(root)
+    report = json.loads(os.read(read_end, 65536) or b'{"setup_error": "the sandbox init died"}')
+    os.close(read_end)
+    if "setup_error" in report:  # the caller may retry without namespaces (this process is in them now)
+        os.waitpid(pid, 0)
+        Path(spec["report"]).write_text(json.dumps(report), encoding="utf-8")
+        return SETUP_FAILED, report
+    protections = {
+        "namespaces": "mount, pid, network (own loopback only), ipc, uts",
+        "filesystem": "new root: system, Python and course read-only; only the sandbox writable",
+        "processes": "all killed when the run ends (own PID namespace)",
+    }
+    _report(spec, protections)
+    _, status = os.waitpid(pid, 0)
+    return _wait_status(status), protections
 
 
 def _report(spec: dict[str, Any], protections: dict[str, Any]) -> None:

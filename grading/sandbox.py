@@ -130,6 +130,8 @@ def run_sandboxed(
     with tempfile.TemporaryDirectory(prefix="grading-jail-") as private:
         report = Path(private) / "isolation.json"
         log = Path(private) / "jail.log"
+        root = Path(private) / "root"  # the jail mounts its new root here, in its own mount namespace
+        root.mkdir()
         spec = {
             "argv": argv,
             "env": dict(env),
@@ -141,6 +143,7 @@ def run_sandboxed(
             "limits": limits.rlimits(),
             "uid": uid,
             "report": str(report),
+            "root": str(root),
             "namespaces": namespaces,
         }
         jail = _run_jail if warm is None else warm.runner()

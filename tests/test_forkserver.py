@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -103,8 +104,15 @@ def test_a_warm_command_runs_in_the_sandbox_as_its_own_user(server: ForkServer, 
 
 
 @needs_root
-def test_a_run_past_its_timeout_ends_with_everything_it_started(server: ForkServer, tmp_path: Path) -> None:
+def test_a_run_past_its_timeout_ends_with_everything_it_started(
+    server: ForkServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sandbox = _sandbox(tmp_path)
+    grader_tmp = tmp_path / "grader-tmp"
+    grader_tmp.mkdir()
+    system_tmp = Path(tempfile.gettempdir())
+    jail_folders = {path.name for path in system_tmp.glob("*-jail-*")}  # the jail's root used to go there
+    monkeypatch.setattr(tempfile, "tempdir", str(grader_tmp))  # where the grader's private folder goes
     marker = f"forkserver-survivor-{os.getpid()}-{tmp_path.name}"
     daemon = f"setsid {sys.executable} -c 'import time; time.sleep(300)' {marker} &"
     command = WarmCommand(server, "subprocess", "call", ["/bin/sh", "-c", f"{daemon} exec sleep 300"])
@@ -112,6 +120,8 @@ def test_a_run_past_its_timeout_ends_with_everything_it_started(server: ForkServ
     run = run_sandboxed([], sandbox, sandbox_env(sandbox / "home"), timeout=3, warm=command)
     assert run.timed_out and time.monotonic() - started < 60
     _assert_gone(marker)
+    assert list(grader_tmp.iterdir()) == [], "the grader's private folder outlived the run"
+    assert {path.name for path in system_tmp.glob("*-jail-*")} <= jail_folders, "the killed jail left a folder"
 
 
 @needs_root
