@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -342,11 +344,21 @@ def test_a_port_in_use_is_a_clear_error_and_starts_nothing(registry) -> None:
             ServiceProcess.start(registry.uri, MODEL, alias="champion", port=port, timeout=5)
 
 
-def test_a_service_that_is_not_ready_in_time_is_stopped(registry, monkeypatch) -> None:
+def _private_tempdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A temporary folder of this test's own, where a service's scratch folder goes."""
+    folder = tmp_path / "tempdir"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_a_service_that_is_not_ready_in_time_is_stopped(registry, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(PREFORK_ENV, "0")  # a new Python: never ready within 0.2 s (a forked one may be)
+    tempdir = _private_tempdir(monkeypatch, tmp_path)
     with pytest.raises(ServiceStartError, match="not ready within 0.2 s") as raised:
         ServiceProcess.start(registry.uri, MODEL, alias="champion", timeout=0.2)
     assert raised.value.pid is not None and not group_alive(raised.value.pid)
+    assert list(tempdir.iterdir()) == [], "the service's scratch folder outlived it"
 
 
 def test_the_parent_hands_over_the_resolved_version_for_its_config_only(registry) -> None:
@@ -364,10 +376,13 @@ def test_the_parent_hands_over_the_resolved_version_for_its_config_only(registry
     assert resolve_model(missing) is None  # the service meets the missing alias itself and says so
 
 
-def test_two_workers_reject_policy_row_limit_and_no_orphan_after_stop(registry, tracking, monkeypatch) -> None:
+def test_two_workers_reject_policy_row_limit_and_no_orphan_after_stop(
+    registry, tracking, monkeypatch, tmp_path
+) -> None:
     import mlops_kit.serving.process as process
 
     monkeypatch.setattr(process, "resolve_model", lambda config: None)  # each worker resolves through MLflow itself
+    tempdir = _private_tempdir(monkeypatch, tmp_path)
     service = ServiceProcess.start(
         registry.uri,
         MODEL,
@@ -397,3 +412,4 @@ def test_two_workers_reject_policy_row_limit_and_no_orphan_after_stop(registry, 
     finally:
         service.stop()
     assert not service.running() and not group_alive(service.pid)
+    assert list(tempdir.iterdir()) == [], "the service's scratch folder (log, metrics files) outlived it"

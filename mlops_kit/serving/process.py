@@ -165,8 +165,10 @@ class ServiceProcess:
         try:
             with open(log, "ab") as sink:
                 process = _spawn(entry, env, config_env, sock, sink.fileno(), workers, timeout)
-        except prefork.PreforkTimeout:
+        except BaseException as failure:
             shutil.rmtree(scratch, ignore_errors=True)
+            if not isinstance(failure, prefork.PreforkTimeout):
+                raise
             error = ServiceStartError(
                 f"the service on http://{host}:{sock.getsockname()[1]} was not ready within {timeout:g} s "
                 "(its warm parent was still importing; nothing was started)"
@@ -217,7 +219,9 @@ class ServiceProcess:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        """Stop the service: SIGTERM to its process group, SIGKILL after ``timeout``; the exit code."""
+        """Stop the service: SIGTERM to its process group, SIGKILL after ``timeout``; the exit code.
+
+        Its scratch folder goes too: the log with it, unless ``log_path`` was given at the start."""
         if self.process.poll() is None:
             self._signal_group(signal.SIGTERM)
             try:
@@ -229,7 +233,7 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while group_members(self.process.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        shutil.rmtree(self._scratch / "prometheus", ignore_errors=True)
+        shutil.rmtree(self._scratch, ignore_errors=True)  # the metrics files, and the log unless it was given
         return self.process.returncode
 
     def _signal_group(self, sig: int) -> None:
