@@ -111,7 +111,7 @@ def test_a_run_past_its_timeout_ends_with_everything_it_started(
     grader_tmp = tmp_path / "grader-tmp"
     grader_tmp.mkdir()
     system_tmp = Path(tempfile.gettempdir())
-    jail_folders = {path.name for path in system_tmp.glob("*-jail-*")}  # the jail's root used to go there
+    jail_roots = {path.name for path in system_tmp.glob("course-jail-*")}  # where the jail's root used to go
     monkeypatch.setattr(tempfile, "tempdir", str(grader_tmp))  # where the grader's private folder goes
     marker = f"forkserver-survivor-{os.getpid()}-{tmp_path.name}"
     daemon = f"setsid {sys.executable} -c 'import time; time.sleep(300)' {marker} &"
@@ -121,7 +121,7 @@ def test_a_run_past_its_timeout_ends_with_everything_it_started(
     assert run.timed_out and time.monotonic() - started < 60
     _assert_gone(marker)
     assert list(grader_tmp.iterdir()) == [], "the grader's private folder outlived the run"
-    assert {path.name for path in system_tmp.glob("*-jail-*")} <= jail_folders, "the killed jail left a folder"
+    assert {path.name for path in system_tmp.glob("course-jail-*")} <= jail_roots, "the killed jail left its root"
 
 
 @needs_root

@@ -169,8 +169,16 @@ def test_a_program_that_exits_without_stopping_its_services_leaves_nothing_runni
         """)
     )
     endings = {"exit": "launched", "killed": "forked"}
+    tempdirs = {ending: tmp_path / f"tmp-{ending}" for ending in endings}
+    for folder in tempdirs.values():
+        folder.mkdir()
     runs = {
-        ending: subprocess.Popen([sys.executable, str(script), ending, warm_parent], stdout=subprocess.PIPE, text=True)
+        ending: subprocess.Popen(
+            [sys.executable, str(script), ending, warm_parent],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TMPDIR": str(tempdirs[ending])},
+        )
         for ending, warm_parent in endings.items()
     }
     for ending, run in runs.items():
@@ -183,3 +191,4 @@ def test_a_program_that_exits_without_stopping_its_services_leaves_nothing_runni
             assert pids["forked"] == [] and "mlops_kit.serving.prefork" in pids["argv"]
         assert gone(pids["parent"]) and gone(pids["service"]), ending
         assert not group_alive(pids["service"]), ending
+        assert list(tempdirs[ending].iterdir()) == [], f"{ending}: the program left files in its temporary folder"

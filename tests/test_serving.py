@@ -361,6 +361,14 @@ def test_a_service_that_is_not_ready_in_time_is_stopped(registry, monkeypatch, t
     assert list(tempdir.iterdir()) == [], "the service's scratch folder outlived it"
 
 
+def test_a_service_that_exits_before_it_is_ready_says_why_from_its_log(registry, monkeypatch, tmp_path) -> None:
+    tempdir = _private_tempdir(monkeypatch, tmp_path)
+    with pytest.raises(ServiceStartError, match="exited with code") as raised:
+        ServiceProcess.start(registry.uri, MODEL, alias="no-such-alias", timeout=START_TIMEOUT)
+    assert "no-such-alias" in str(raised.value).split("its log ends:", 1)[1], "the log's end names the problem"
+    assert list(tempdir.iterdir()) == [], "the log has no name: nothing is left in the temporary folder"
+
+
 def test_the_parent_hands_over_the_resolved_version_for_its_config_only(registry) -> None:
     from mlops_kit.serving.resolve import RESOLVED_ENV, handed_over, local_folder, resolve_model
 

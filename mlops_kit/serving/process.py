@@ -18,6 +18,7 @@ the process exits or the timeout passes first.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import shutil
 import signal
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -71,26 +72,45 @@ def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
     return sock
 
 
-def log_tail(path: Path, lines: int = 15) -> str:
-    """The last ``lines`` lines of a log file ('' when there is none)."""
+def anonymous_log() -> BinaryIO:
+    """An open file without a name in the temporary folder, appended to (O_APPEND) by whoever holds it."""
+    log = tempfile.TemporaryFile()
+    fcntl.fcntl(log.fileno(), fcntl.F_SETFL, fcntl.fcntl(log.fileno(), fcntl.F_GETFL) | os.O_APPEND)
+    return log
+
+
+def log_tail(log: Path | BinaryIO, lines: int = 15) -> str:
+    """The last ``lines`` lines of a log, a file by path or an open one ('' when there is none)."""
     try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
+        if isinstance(log, Path):
+            data = log.read_bytes()
+        else:  # read at offset 0 without moving the offset the service writes at
+            data = os.pread(log.fileno(), os.fstat(log.fileno()).st_size, 0)
+    except (OSError, ValueError):  # ValueError: the open file was closed
         return ""
+    return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
 
 
 class ServiceProcess:
     """A running service process: ``url``, ``port``, ``pid``, ``config``; ``stop()`` ends it."""
 
     def __init__(
-        self, config: ServiceConfig, host: str, port: int, process: subprocess.Popen, log_path: Path, scratch: Path
+        self,
+        config: ServiceConfig,
+        host: str,
+        port: int,
+        process: subprocess.Popen,
+        log: Path | BinaryIO,
+        metrics_dir: Path | None,
     ) -> None:
         self.config = config
         self.host = host
         self.port = port
         self.process = process
-        self.log_path = log_path
-        self._scratch = scratch
+        self.log_path = log if isinstance(log, Path) else None
+        """The log file given at the start; None: the log is a file without a name, gone with ``stop()``."""
+        self._log = log
+        self._metrics_dir = metrics_dir
         self.ready_seconds: float | None = None
 
     @property
@@ -149,24 +169,30 @@ class ServiceProcess:
         if timeout <= 0:
             raise ServiceError(f"timeout must be positive seconds, got {timeout}")
         sock = bind_socket(host, port)
-        scratch = Path(tempfile.mkdtemp(prefix="mlops-service-"))
-        log = Path(log_path) if log_path is not None else scratch / "service.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
         env = child_environment(config_env)
         env[config_env] = config.model_dump_json()
         env[WORKERS_ENV] = str(workers)
         resolved = resolve_model(config) if isinstance(config, ServiceConfig) else None
         if resolved is not None:
             env[RESOLVED_ENV] = resolved.to_json()
-        if workers > 1:
-            metrics_dir = scratch / "prometheus"
-            metrics_dir.mkdir()
+        metrics_dir = None
+        if workers > 1:  # the workers' shared metrics files
+            metrics_dir = Path(tempfile.mkdtemp(prefix="mlops-service-metrics-"))
             env[MULTIPROC_ENV] = str(metrics_dir)
+        # no log_path: a file without a name, which nothing can leave behind (not even a killed owner)
+        log: Path | BinaryIO = anonymous_log() if log_path is None else Path(log_path)
         try:
-            with open(log, "ab") as sink:
-                process = _spawn(entry, env, config_env, sock, sink.fileno(), workers, timeout)
+            if isinstance(log, Path):
+                log.parent.mkdir(parents=True, exist_ok=True)
+                with open(log, "ab") as sink:
+                    process = _spawn(entry, env, config_env, sock, sink.fileno(), workers, timeout)
+            else:
+                process = _spawn(entry, env, config_env, sock, log.fileno(), workers, timeout)
         except BaseException as failure:
-            shutil.rmtree(scratch, ignore_errors=True)
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+            if not isinstance(log, Path):
+                log.close()
             if not isinstance(failure, prefork.PreforkTimeout):
                 raise
             error = ServiceStartError(
@@ -178,7 +204,7 @@ class ServiceProcess:
         finally:
             bound_port = sock.getsockname()[1]
             sock.close()
-        service = cls(config, host, bound_port, process, log, scratch)
+        service = cls(config, host, bound_port, process, log, metrics_dir)
         try:
             service.wait_ready(timeout)
         except BaseException as error:
@@ -198,7 +224,7 @@ class ServiceProcess:
                 code = self.process.poll()
                 if code is not None:
                     raise ServiceStartError(
-                        f"the service process exited with code {code} before it was ready; its log ends:\n{log_tail(self.log_path)}"
+                        f"the service process exited with code {code} before it was ready; its log ends:\n{log_tail(self._log)}"
                     )
                 try:
                     answer = client.get(f"{self.url}/ready")
@@ -210,7 +236,7 @@ class ServiceProcess:
                     last = f"{type(error).__name__}"
                 if time.perf_counter() >= deadline:
                     raise ServiceStartError(
-                        f"the service on {self.url} was not ready within {timeout:g} s ({last}); its log ends:\n{log_tail(self.log_path)}"
+                        f"the service on {self.url} was not ready within {timeout:g} s ({last}); its log ends:\n{log_tail(self._log)}"
                     )
                 time.sleep(0.05)
 
@@ -221,7 +247,7 @@ class ServiceProcess:
     def stop(self, timeout: float = 10.0) -> int | None:
         """Stop the service: SIGTERM to its process group, SIGKILL after ``timeout``; the exit code.
 
-        Its scratch folder goes too: the log with it, unless ``log_path`` was given at the start."""
+        Its log goes too, unless ``log_path`` was given at the start."""
         if self.process.poll() is None:
             self._signal_group(signal.SIGTERM)
             try:
@@ -233,7 +259,10 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while group_members(self.process.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        shutil.rmtree(self._scratch, ignore_errors=True)  # the metrics files, and the log unless it was given
+        if self._metrics_dir is not None:
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
+        if not isinstance(self._log, Path):
+            self._log.close()
         return self.process.returncode
 
     def _signal_group(self, sig: int) -> None:
