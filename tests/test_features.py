@@ -342,3 +342,37 @@ def test_the_encoder_encodes_as_scikit_learns_column_transformer_would() -> None
     assert encoder.known_categories()["weather"] == sorted(features["weather"].unique())
     with pytest.raises(ValueError, match=r"lack the columns \['city_zone'\]"):
         encoder.transform(features.drop(columns="city_zone"))
+
+
+def test_the_encoders_fast_paths_give_scikit_learns_numbers_exactly() -> None:
+    """The scaling and one-hot encoding skip scikit-learn's input checks, not its arithmetic: equal to the bit."""
+    from mlops_kit.features.transform import _one_hot, _scaled
+
+    features = build_feature_transformer(DICTIONARY).fit_transform(clean_orders())
+    encoder = build_encoder(DICTIONARY).fit(features)
+    numeric = features[list(encoder.numeric)].to_numpy(dtype=float)
+    categories = features[list(encoder.categorical)].to_numpy(dtype=object)
+    odd = categories[:3].copy()
+    odd[0, 0], odd[1, 1], odd[2, 2] = "aaa-before-all", "zzz-after-all", "hail"  # unknown: all zeros
+    missing = categories[:2].copy()
+    missing[0, 0] = np.nan  # does not compare with strings: left to scikit-learn
+    for block in (numeric, numeric[[2]]):
+        assert np.array_equal(_scaled(encoder.scaler_, block), encoder.scaler_.transform(block))
+    for block in (categories, categories[[1]], odd, missing):
+        assert np.array_equal(_one_hot(encoder.one_hot_, block), encoder.one_hot_.transform(block))
+    assert not _one_hot(encoder.one_hot_, odd)[:, : len(encoder.one_hot_.categories_[0])][0].any()
+
+
+def test_built_ins_on_their_column_give_what_the_same_computations_give_as_functions() -> None:
+    """OrderFeatures hands a built-in its column (a time column parsed once); as functions, given the inputs'
+    DataFrame as a learner's computation is, they give the same features, for typed and for text times."""
+    from mlops_kit.features import COMPUTATIONS
+    from mlops_kit.features.transform import OrderFeatures
+
+    orders = clean_orders()
+    built_in = build_feature_transformer(DICTIONARY)
+    as_functions = OrderFeatures(
+        tuple((name, COMPUTATIONS[compute], dtype, inputs) for name, compute, dtype, inputs in built_in.features)
+    )
+    for rows in (orders, orders.astype({TIMESTAMP_COLUMN: "str"}), orders.iloc[[3]]):
+        assert built_in.fit(rows).transform(rows).equals(as_functions.fit(rows).transform(rows))

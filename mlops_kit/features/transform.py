@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from mlops_kit.features.computations import COMPUTATIONS, Computation
+from mlops_kit.features.computations import COMPUTATIONS, ON_COLUMN, Computation, timestamps
 from mlops_kit.features.dictionary import PANDAS_DTYPES, FeatureDictionary, FeatureDictionaryError
 
 
@@ -56,17 +56,30 @@ class OrderFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Any) -> pd.DataFrame:
-        """The features as a DataFrame with the caller's index, in ``features`` order."""
+        """The features as a DataFrame with the caller's index, in ``features`` order.
+
+        A built-in computation gets its input column directly, and a time column is parsed once
+        for all the features computed from it (``ON_COLUMN``); a learner's computation gets the
+        DataFrame of its inputs. Either way the values are the same: a test holds them equal.
+        """
         check_is_fitted(self, "n_features_in_")
         frame = _as_frame(X, getattr(self, "feature_names_in_", None))
         columns: dict[str, pd.Series] = {}
         selections: dict[tuple[str, ...], pd.DataFrame] = {}
+        times: dict[str, pd.Series] = {}
         for name, compute, dtype, inputs in self.features:
             inputs = tuple(inputs)
-            if inputs not in selections:
-                _require_columns(frame, inputs, name)
-                selections[inputs] = _select(frame, inputs)
-            values = _computation(compute, name)(selections[inputs])
+            _require_columns(frame, inputs, name)
+            if isinstance(compute, str) and compute in ON_COLUMN and len(inputs) == 1:
+                function, on_times = ON_COLUMN[compute]
+                column = inputs[0]
+                if on_times and column not in times:
+                    times[column] = timestamps(frame[column])
+                values = function(times[column] if on_times else frame[column])
+            else:
+                if inputs not in selections:
+                    selections[inputs] = _select(frame, inputs)
+                values = _computation(compute, name)(selections[inputs])
             if not isinstance(values, pd.Series) or not values.index.equals(frame.index):
                 values = pd.Series(np.asarray(values), index=frame.index)
             columns[name] = _cast(values, dtype, name)
@@ -213,11 +226,11 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         frame = _features_frame(X, tuple(self.feature_names_in_))
         parts = []
         if self.scaler_ is not None:
-            parts.append(self.scaler_.transform(_block(frame, self.numeric, float)))
+            parts.append(_scaled(self.scaler_, _block(frame, self.numeric, float)))
         if self.flags:
             parts.append(_block(frame, self.flags, float))
         if self.one_hot_ is not None:
-            parts.append(self.one_hot_.transform(_block(frame, self.categorical, object)))
+            parts.append(_one_hot(self.one_hot_, _block(frame, self.categorical, object)))
         return np.hstack(parts)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -242,6 +255,39 @@ def _features_frame(X: Any, columns: tuple[str, ...]) -> pd.DataFrame:
     if missing:
         raise ValueError(f"the features lack the columns {missing}")
     return X
+
+
+def _scaled(scaler: StandardScaler, block: np.ndarray) -> np.ndarray:
+    """``scaler.transform(block)``: the same arithmetic on the fitted mean and scale, without the input checks."""
+    if scaler.with_mean:
+        block = block - scaler.mean_
+    if scaler.with_std:
+        block = block / scaler.scale_
+    return block
+
+
+def _one_hot(encoder: OneHotEncoder, block: np.ndarray) -> np.ndarray:
+    """``encoder.transform(block)`` (dense, unknown categories all zeros), without the input checks.
+
+    Each value is looked up in its column's fitted categories (sorted, as the encoder keeps them). An encoder
+    that drops a category or groups infrequent ones is left to scikit-learn.
+    """
+    if encoder.drop_idx_ is not None or getattr(encoder, "_infrequent_enabled", False) or encoder.sparse_output:
+        return encoder.transform(block)
+    widths = [len(categories) for categories in encoder.categories_]
+    encoded = np.zeros((block.shape[0], sum(widths)))
+    offset = 0
+    rows = np.arange(block.shape[0])
+    for column, (categories, width) in enumerate(zip(encoder.categories_, widths, strict=True)):
+        values = block[:, column]
+        try:
+            where = np.minimum(np.searchsorted(categories, values), width - 1)
+        except TypeError:  # a value that does not compare with the categories (a missing one): scikit-learn's way
+            return encoder.transform(block)
+        known = categories[where] == values
+        encoded[rows[known], offset + where[known]] = 1.0
+        offset += width
+    return encoded
 
 
 def _block(frame: pd.DataFrame, columns: tuple[str, ...], dtype: type) -> np.ndarray:
