@@ -1,6 +1,6 @@
 """pytest plugin (loaded by ``addopts`` in pyproject.toml): ``xdist_group`` marks that work on pytest 9.2.
 
-``make test`` runs the test suite and nbval on the solution notebooks in one ``pytest -n 2 --dist loadgroup``
+``make test`` runs the test suite and nbval on the solution notebooks in one ``pytest -n 3 --dist loadgroup``
 session. Two things make that work:
 
 - every cell of the notebooks of one folder joins the group ``nbval-<folder>``: nbval's cells of a notebook

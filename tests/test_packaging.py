@@ -95,7 +95,9 @@ print(json.dumps({
 def test_a_built_wheel_works_in_a_fresh_environment(tmp_path: Path) -> None:
     """Build the wheel, install it (dependencies from uv's cache, offline) into a new venv, use it outside the repo."""
     wheels = tmp_path / "wheels"
-    env = {**os.environ, "UV_OFFLINE": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    (tmp_path / "tmp").mkdir()
+    # TMPDIR: uv's build-backend locks stay here, not in /tmp after every run
+    env = {**os.environ, "UV_OFFLINE": "1", "XDG_CACHE_HOME": str(tmp_path / "cache"), "TMPDIR": str(tmp_path / "tmp")}
     env["UV_CACHE_DIR"] = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
     env.pop("VIRTUAL_ENV", None)
     source = tmp_path / "source"  # a copy: setuptools writes build/ and *.egg-info next to the sources
