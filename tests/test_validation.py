@@ -15,6 +15,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
+from mlops_kit.data import list_batches, load_orders
+from mlops_kit.datagen import ensure_variant
 from mlops_kit.domain import RAW_COLUMN_NAMES, RAW_COLUMNS
 from mlops_kit.validation import (
     DEFECT_KINDS,
@@ -33,6 +35,8 @@ from mlops_kit.validation import (
     validate,
     write_validation_artifacts,
 )
+from mlops_kit.validation.parse import parse_frame
+from mlops_kit.validation.schema import _failed_rows, with_column_checks
 
 CUTOFF = pd.Timestamp("2025-08-01")
 RULES = reference_rules(CUTOFF)
@@ -545,3 +549,39 @@ def test_import_stays_light() -> None:
     code = "import sys, mlops_kit.validation; print(sorted(m for m in ('sklearn', 'mlflow', 'evidently') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+# --- the schema's rows are pandera's -------------------------------------------------------------
+
+
+def _pandera_lazy_rows(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> dict[tuple[str, str], set]:
+    """(defect, column) -> failing rows, read from pandera's own lazy report (what ``_failed_rows`` skips)."""
+    try:
+        schema.validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+    else:
+        return {}
+    cases = cases.assign(
+        defect=cases["check"].replace({"not_nullable": "missing_required", "field_uniqueness": "duplicate_id"})
+    )
+    rows: dict[tuple[str, str], set] = {}
+    for (defect, column), group in cases.dropna(subset=["index"]).groupby(["defect", "column"]):
+        rows[(defect, column)] = set(group["index"])
+    return rows
+
+
+@pytest.mark.parametrize("variant", [0, 3])
+def test_the_schemas_failing_rows_are_those_of_panderas_lazy_report(variant: int, tmp_path) -> None:
+    """Each declared check is pandera's, run on its column: the rows equal pandera's lazy validation report,
+    on every batch of a variant, with a learner's column check added."""
+    data = ensure_variant(variant, tmp_path) / "data"
+    learner = {"basket_size": [pa.Check(lambda s: s % 7 != 0, error="lucky_seven")]}
+    schema = with_column_checks(order_schema(nullable={"prep_time_min"}), learner)
+    compared = 0
+    for name in ("reference", *list_batches(data)):
+        typed = parse_frame(load_orders(data, name).rename_axis("source_row")).typed
+        mine = {key: set(typed.index[mask]) for key, mask in _failed_rows(typed, schema).items() if mask.any()}
+        assert mine == _pandera_lazy_rows(typed, schema), name
+        compared += sum(len(rows) for rows in mine.values())
+    assert compared > 50, "the batches hold defects of several kinds"
