@@ -1,8 +1,8 @@
 """Custom checks: a learner's (or the course's) own rules, beyond what the domain declares.
 
 Two forms. A **column check** is a pandera ``Check`` on one column (``ValidationRules.column_checks``):
-it joins the order schema, its ``error`` is the defect code of the rows it fails, and pandera's lazy
-validation runs it with the domain's checks. A **row check** (``RowCheck``) is a function of the whole
+it joins the order schema, its ``error`` is the defect code of the rows it fails, and validation runs it
+with the domain's checks, every failure collected (lazily). A **row check** (``RowCheck``) is a function of the whole
 typed frame returning a boolean Series, True where the row fails. A column check given as None, or a row
 check whose ``flags`` returns None, is "not implemented yet": it is skipped and reported, so a notebook
 with unfinished exercises still runs from top to bottom.
