@@ -457,6 +457,7 @@ def test_a_column_check_given_as_none_is_skipped_and_reported() -> None:
         ({"basket_size": [pa.Check.less_than(30)]}, "give the check error='<defect code>'"),
         ({"basket_size": [pa.Check(lambda s: s.no_such_attribute < 3, error="big")]}, "'big' on column 'basket_size'"),
         ({"basket_size": [pa.Check(lambda s: s < "thirty", error="big")]}, "failed to run"),
+        ({"basket_size": [pa.Check(lambda s: bool((s < 0).any()), error="big")]}, "'big' on column 'basket_size'"),
     ],
 )
 def test_a_broken_column_check_raises_naming_the_column_and_check(checks, message: str) -> None:
@@ -585,3 +586,11 @@ def test_the_schemas_failing_rows_are_those_of_panderas_lazy_report(variant: int
         assert mine == _pandera_lazy_rows(typed, schema), name
         compared += sum(len(rows) for rows in mine.values())
     assert compared > 50, "the batches hold defects of several kinds"
+
+
+def test_a_column_check_answering_true_for_the_whole_column_fails_no_row() -> None:
+    """pandera passes a check that answers one True for the column; a single False is a check that cannot say which rows."""
+    rules = ValidationRules(
+        RULES.missing_policy, column_checks={"basket_size": [pa.Check(lambda s: True, error="big")]}
+    )
+    assert validate(good_orders(), rules).quarantine.empty

@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandas.api.types import is_bool_dtype
@@ -125,6 +126,8 @@ def _check_failures(check: pa.Check, column: str, values: pd.Series) -> Any:
         raise ValidationInputError(
             f"the check {check.error!r} on column {column!r} failed to run: {type(error).__name__}({error}) ({how})"
         ) from None
+    if isinstance(output, (bool, np.bool_)) and output:  # one True for the whole column: pandera passes it
+        return np.zeros(len(values), dtype=bool)
     checked = values.dropna() if check.ignore_na else values
     if not (isinstance(output, pd.Series) and output.index.equals(checked.index) and is_bool_dtype(output.dtype)):
         raise ValidationInputError(
