@@ -17,6 +17,7 @@ the process exits or the timeout passes first.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -77,6 +78,14 @@ def anonymous_log() -> BinaryIO:
     log = tempfile.TemporaryFile()
     fcntl.fcntl(log.fileno(), fcntl.F_SETFL, fcntl.fcntl(log.fileno(), fcntl.F_GETFL) | os.O_APPEND)
     return log
+
+
+def _discard(metrics_dir: Path | None, log: Path | BinaryIO) -> None:
+    """Remove a service's metrics folder and close its log if it has no name (a given log file stays)."""
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    if not isinstance(log, Path):
+        log.close()
 
 
 def log_tail(log: Path | BinaryIO, lines: int = 15) -> str:
@@ -181,18 +190,13 @@ class ServiceProcess:
             env[MULTIPROC_ENV] = str(metrics_dir)
         # no log_path: a file without a name, which nothing can leave behind (not even a killed owner)
         log: Path | BinaryIO = anonymous_log() if log_path is None else Path(log_path)
+        if isinstance(log, Path):
+            log.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if isinstance(log, Path):
-                log.parent.mkdir(parents=True, exist_ok=True)
-                with open(log, "ab") as sink:
-                    process = _spawn(entry, env, config_env, sock, sink.fileno(), workers, timeout)
-            else:
-                process = _spawn(entry, env, config_env, sock, log.fileno(), workers, timeout)
+            with open(log, "ab") if isinstance(log, Path) else contextlib.nullcontext(log) as sink:
+                process = _spawn(entry, env, config_env, sock, sink.fileno(), workers, timeout)
         except BaseException as failure:
-            if metrics_dir is not None:
-                shutil.rmtree(metrics_dir, ignore_errors=True)
-            if not isinstance(log, Path):
-                log.close()
+            _discard(metrics_dir, log)
             if not isinstance(failure, prefork.PreforkTimeout):
                 raise
             error = ServiceStartError(
@@ -259,10 +263,7 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while group_members(self.process.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if self._metrics_dir is not None:
-            shutil.rmtree(self._metrics_dir, ignore_errors=True)
-        if not isinstance(self._log, Path):
-            self._log.close()
+        _discard(self._metrics_dir, self._log)
         return self.process.returncode
 
     def _signal_group(self, sig: int) -> None:

@@ -93,9 +93,9 @@ def _failed_rows(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> dict[tuple[
     pandera validates the frame's shape (columns, order, dtypes) on none of its rows, and each declared
     check is pandera's own ``Check`` run on its column (missing values skipped, as pandera does); the
     column options are pandas' ``isna`` (not nullable) and ``duplicated(keep="first")`` (unique: the
-    first kept, missing values never duplicates, as pandera reports them). The same rows as ``schema.validate(lazy=True)``'s failure cases (a test holds them
-    equal), without the consolidation of its error report, which cost 10 ms per failing column and
-    three quarters of a validation.
+    first kept, missing values never duplicates, as pandera reports them). The same rows as
+    ``schema.validate(lazy=True)``'s failure cases (a test holds them equal), without the consolidation
+    of its error report, which cost 10 ms per failing column and three quarters of a validation.
     """
     try:
         schema.validate(typed.iloc[:0], lazy=True)
